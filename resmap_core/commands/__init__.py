@@ -1,0 +1,1 @@
+"""Sub-commands of ``resmap``: each module defines ``register(subparsers)``."""

@@ -1,0 +1,99 @@
+"""Fourier shells in physical frequency, shared by FSC, pre-whitening and low-pass detection.
+
+Everything works on the half-spectrum grid of ``scipy.fft.rfftn`` for an array ``[z, y, x]``:
+shape ``(nz, ny, nx // 2 + 1)``. Frequencies are in Å⁻¹, so non-cubic boxes and anisotropic
+voxels get correct shells.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def frequency_axes(
+    shape: tuple[int, int, int], spacing_zyx_A: tuple[float, float, float]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Signed frequencies (Å⁻¹) along z, y (full FFT axes) and x (rfft axis), broadcastable."""
+    nz, ny, nx = shape
+    dz, dy, dx = spacing_zyx_A
+    kz = np.fft.fftfreq(nz, d=dz)[:, None, None]
+    ky = np.fft.fftfreq(ny, d=dy)[None, :, None]
+    kx = np.fft.rfftfreq(nx, d=dx)[None, None, :]
+    return kz, ky, kx
+
+
+def frequency_magnitude(
+    shape: tuple[int, int, int], spacing_zyx_A: tuple[float, float, float]
+) -> np.ndarray:
+    """|k| in Å⁻¹ on the rfftn grid, shape (nz, ny, nx//2 + 1), float64."""
+    kz, ky, kx = frequency_axes(shape, spacing_zyx_A)
+    return np.sqrt(kz * kz + ky * ky + kx * kx)
+
+
+def rfft_weights(shape: tuple[int, int, int]) -> np.ndarray:
+    """Multiplicity of each rfftn coefficient in the full spectrum, shape (1, 1, nx//2 + 1).
+
+    Coefficients with 0 < kx < nx/2 stand for themselves and their conjugate (weight 2);
+    the kx = 0 plane and, for even nx, the Nyquist plane stand for themselves (weight 1).
+    """
+    nx = shape[2]
+    w = np.full(nx // 2 + 1, 2.0)
+    w[0] = 1.0
+    if nx % 2 == 0:
+        w[-1] = 1.0
+    return w[None, None, :]
+
+
+@dataclass(frozen=True)
+class Shells:
+    """Assignment of rfftn coefficients to spherical shells of width ``step_invA``.
+
+    ``index`` has the rfftn grid's shape; coefficients beyond the last shell get ``count``.
+    Shell i is centred on ``i * step_invA`` Å⁻¹; shells run up to the Nyquist frequency of the
+    coarsest axis, so every shell is complete.
+    """
+
+    index: np.ndarray
+    count: int
+    step_invA: float
+
+    @property
+    def frequency_invA(self) -> np.ndarray:
+        """Centre frequency of each shell, Å⁻¹."""
+        return np.arange(self.count) * self.step_invA
+
+    def average(self, values: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+        """Weighted mean of ``values`` (rfftn grid) over each shell; NaN for empty shells."""
+        w = np.broadcast_to(rfft_weights(self.index.shape) if weights is None else weights,
+                            self.index.shape)
+        num = self.sum(values * w)
+        den = self.sum(w)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return num / den
+
+    def sum(self, values: np.ndarray) -> np.ndarray:
+        """Plain sum of ``values`` (rfftn grid, real) over each shell."""
+        flat = np.broadcast_to(values, self.index.shape).ravel()
+        return np.bincount(self.index.ravel(), weights=flat, minlength=self.count + 1)[
+            : self.count
+        ]
+
+
+def make_shells(
+    shape: tuple[int, int, int], spacing_zyx_A: tuple[float, float, float]
+) -> Shells:
+    """Shells of width 1/(longest box edge in Å), up to the coarsest axis' Nyquist frequency.
+
+    For a cubic box with isotropic voxels this is the usual integer-radius binning
+    (shell i = coefficients with round(|k|·n·d) = i).
+    """
+    extent = max(n * d for n, d in zip(shape, spacing_zyx_A, strict=True))
+    step = 1.0 / extent
+    nyquist = min(0.5 / d for d in spacing_zyx_A)
+    count = int(np.floor(nyquist / step + 1e-9)) + 1
+    radius = frequency_magnitude(shape, spacing_zyx_A) / step
+    index = np.rint(radius).astype(np.int64)
+    np.minimum(index, count, out=index)
+    return Shells(index=index, count=count, step_invA=step)
