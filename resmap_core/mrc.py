@@ -94,12 +94,16 @@ def _open(path: Path):
         raise InputError(f"{path}: not a readable MRC map ({exc}).") from None
 
 
-def read_map(path: str | os.PathLike[str], voxel_size_A: float | None = None) -> MapData:
+def read_map(
+    path: str | os.PathLike[str], voxel_size_A: float | None = None, allow_nan: bool = False
+) -> MapData:
     """Read an MRC/CCP4 map (``.mrc``, ``.map``, ``.ccp4``, optionally ``.gz``).
 
     Honours MAPC/MAPR/MAPS, every real data mode, non-cubic boxes and per-axis voxel sizes.
-    ``voxel_size_A`` overrides the header (isotropic). Raises :class:`InputError` for files
-    that are missing, not MRC, truncated, complex-valued, hold NaN/Inf, or have no voxel size.
+    ``voxel_size_A`` overrides the header (isotropic). ``allow_nan`` accepts NaN voxels (for
+    result maps written with ``--outside nan``; infinities are still refused). Raises
+    :class:`InputError` for files that are missing, not MRC, truncated, complex-valued, hold
+    NaN/Inf, or have no voxel size.
     """
     p = Path(path)
     if not p.is_file():
@@ -108,6 +112,8 @@ def read_map(path: str | os.PathLike[str], voxel_size_A: float | None = None) ->
     with mrc:
         header = mrc.header
         if mrc.data is None:
+            if bytes(header.map) != b"MAP ":
+                raise InputError(f"{p}: not a readable MRC map (no valid MRC header).")
             raise InputError(f"{p}: the file holds a header but no map data (truncated?).")
         mode = int(header.mode)
         if mode not in _REAL_MODES:
@@ -149,7 +155,8 @@ def read_map(path: str | os.PathLike[str], voxel_size_A: float | None = None) ->
                 "pass --voxel-size in Å."
             )
         vox = tuple(c / m for c, m in zip(cella, msamp, strict=True))
-    if not np.isfinite(data).all():
+    # Result maps written with --outside nan hold NaN by design; inputs never may.
+    if not (np.isfinite(data) | (allow_nan & np.isnan(data))).all():
         raise InputError(f"{p}: the map contains NaN or infinite values.")
     geometry = MapGeometry(
         shape=tuple(int(s) for s in data.shape),  # type: ignore[arg-type]
@@ -212,7 +219,8 @@ def read_mask(
     if check_voxel_size and header_has_size and not np.allclose(vox, like.voxel_size_A, rtol=1e-3):
         raise InputError(
             f"{p}: the mask's voxel size {tuple(round(v, 4) for v in vox)} Å differs from the "
-            f"map's {tuple(round(v, 4) for v in like.voxel_size_A)} Å; use a mask on the map's grid."
+            f"map's {tuple(round(v, 4) for v in like.voxel_size_A)} Å; "
+            "use a mask on the map's grid."
         )
     mask = mask_map.data > 0.5
     if not mask.any():

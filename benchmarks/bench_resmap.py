@@ -1,0 +1,121 @@
+"""Speed and memory of `resmap local` (split mode) on synthetic half maps.
+
+Prints, per box and mask size: seconds per wavelength, whole-run seconds, peak RSS, and seconds per
+wavelength divided by the seconds of one rfftn + irfftn pair (float64, same box, same process).
+The scan covers 2.2–12.2 Å in 1 Å steps on 1 Å voxels (the reference measurement of the 2014
+program used this range). Each case runs in its own process so that peak RSS is its own.
+
+    python benchmarks/bench_resmap.py            # 64³ .. 256³
+    python benchmarks/bench_resmap.py --large    # also 384³ and 512³
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+import scipy.fft as sfft
+
+MASK_FRACTIONS = (0.03, 0.30)
+
+
+def fft_pair_seconds(shape: tuple[int, int, int], threads: int) -> float:
+    """Best of three rfftn + irfftn pairs on a float64 array of ``shape``."""
+    data = np.random.default_rng(0).standard_normal(shape)
+    best = np.inf
+    for _ in range(3):
+        start = time.perf_counter()
+        sfft.irfftn(sfft.rfftn(data, workers=threads), s=shape, workers=threads)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def run_case(n: int, fraction: float, threads: int) -> dict:
+    """One benchmark case in this process; returns its numbers."""
+    from resmap_core.mrc import MapData, MapGeometry
+    from resmap_core.phantoms import band_limited_noise, half_maps, radius_A
+    from resmap_core.scan import Params, run_local
+
+    shape = (n, n, n)
+    spacing = (1.0, 1.0, 1.0)
+    r = radius_A(shape, spacing)
+    mask_radius = (fraction * 3.0 / (4.0 * np.pi)) ** (1.0 / 3.0) * n
+    mask = r < mask_radius
+    rng = np.random.default_rng(n)
+    density = band_limited_noise(shape, spacing, 4.0, rng) * (r < mask_radius * 0.9)
+    h1, h2 = half_maps(density, noise_sigma=1.0, seed=n)
+    del density, r
+    geometry = MapGeometry(shape=shape, voxel_size_A=spacing)
+    maps = [MapData(h1, geometry, ""), MapData(h2, geometry, "")]
+    params = Params(min_res_A=2.2, max_res_A=12.2, step_res_A=1.0)
+    start = time.perf_counter()
+    _, record = run_local(maps, mask, params, threads=threads)
+    total = time.perf_counter() - start
+    tested = len(record["wavelengths"])
+    pair = fft_pair_seconds(shape, threads)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    per_wavelength = total / max(tested, 1)
+    return {
+        "box": n,
+        "mask_fraction": float(mask.mean()),
+        "wavelengths": tested,
+        "seconds_total": total,
+        "seconds_per_wavelength": per_wavelength,
+        "fft_pair_seconds": pair,
+        "fft_pairs_per_wavelength": per_wavelength / pair,
+        "peak_rss_MB": peak_mb,
+        "map_float32_MB": n**3 * 4 / 2**20,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--large", action="store_true", help="also 384³ and 512³")
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--boxes", type=int, nargs="*", default=None)
+    parser.add_argument("--case", nargs=2, type=float, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.case:
+        print(json.dumps(run_case(int(args.case[0]), args.case[1], args.threads)))
+        return
+    boxes = args.boxes or ([64, 128, 192, 256] + ([384, 512] if args.large else []))
+    header = (
+        f"{'box':>5} {'mask':>6} {'nλ':>3} {'s/λ':>8} {'total s':>8} {'peak MB':>8} "
+        f"{'×map':>5} {'FFT pair s':>10} {'pairs/λ':>8}"
+    )
+    print(f"threads={args.threads}  (2.2–12.2 Å, 1 Å steps, 1 Å voxels, split mode)")
+    print(header)
+    for n in boxes:
+        for fraction in MASK_FRACTIONS:
+            out = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--case",
+                    str(n),
+                    str(fraction),
+                    "--threads",
+                    str(args.threads),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            row = json.loads(out.stdout.strip().splitlines()[-1])
+            print(
+                f"{row['box']:>5} {100 * row['mask_fraction']:>5.1f}% {row['wavelengths']:>3} "
+                f"{row['seconds_per_wavelength']:>8.3f} {row['seconds_total']:>8.2f} "
+                f"{row['peak_rss_MB']:>8.0f} {row['peak_rss_MB'] / row['map_float32_MB']:>5.1f} "
+                f"{row['fft_pair_seconds']:>10.3f} {row['fft_pairs_per_wavelength']:>8.2f}",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+"""Options of the local-resolution scan, shared by ``resmap local`` and ``resmap prepare``."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..basis import KERNELS
+from ..errors import InputError
+from ..mrc import MapData, read_map, read_mask
+from ..scan import DEFAULT_KERNEL, FDR_MODES, Params
+from ._common import outside_value, positive_float
+
+
+def add_scan_options(parser: argparse.ArgumentParser) -> None:
+    """Inputs (one map or two half maps), --mask and every scan parameter."""
+    parser.add_argument("maps", nargs="+", metavar="MAP", help="one map, or two half maps")
+    parser.add_argument("--mask", default=None, help="particle mask on the map's grid (>0.5 in)")
+    parser.add_argument("--p-value", type=positive_float, default=0.05, help="FDR level (0.05)")
+    parser.add_argument(
+        "--min-res",
+        type=positive_float,
+        default=None,
+        metavar="A",
+        help="smallest wavelength tested (default 2.2 × voxel size)",
+    )
+    parser.add_argument(
+        "--max-res",
+        type=positive_float,
+        default=None,
+        metavar="A",
+        help="largest wavelength (default: data-driven, see docs/method-notes.md)",
+    )
+    parser.add_argument(
+        "--step-res", type=positive_float, default=1.0, metavar="A", help="wavelength step (1 Å)"
+    )
+    parser.add_argument(
+        "--kernel",
+        choices=KERNELS,
+        default=DEFAULT_KERNEL,
+        help=f"window kernel (default {DEFAULT_KERNEL}; see docs/kernel-calibration.md)",
+    )
+    parser.add_argument("--no-prewhiten", action="store_true", help="skip automatic pre-whitening")
+    parser.add_argument(
+        "--no-lowpass-check", action="store_true", help="skip low-pass detection and resampling"
+    )
+    parser.add_argument(
+        "--fdr-mode",
+        choices=FDR_MODES,
+        default="per-wavelength",
+        help="BY per wavelength over unresolved voxels (ResMap) or one global family",
+    )
+    parser.add_argument(
+        "--outside",
+        type=outside_value,
+        default=100.0,
+        metavar="nan|0|100",
+        help="value written outside the mask and for unresolved voxels (100)",
+    )
+
+
+def params_from_args(args: argparse.Namespace) -> Params:
+    """Build and check :class:`Params` from parsed options."""
+    params = Params(
+        p_value=args.p_value,
+        min_res_A=args.min_res,
+        max_res_A=args.max_res,
+        step_res_A=args.step_res,
+        kernel=args.kernel,
+        prewhiten=not args.no_prewhiten,
+        lowpass_check=not args.no_lowpass_check,
+        fdr_mode=args.fdr_mode,
+        outside=args.outside,
+    )
+    params.check()
+    return params
+
+
+def read_inputs(args: argparse.Namespace) -> tuple[list[MapData], object, str | None]:
+    """Read the map(s) and the optional mask named on the command line."""
+    if len(args.maps) > 2:
+        raise InputError("give one map (single mode) or two half maps (split mode), not more.")
+    maps = [read_map(p, voxel_size_A=args.voxel_size) for p in args.maps]
+    mask = None
+    if args.mask:
+        mask = read_mask(args.mask, maps[0].geometry, check_voxel_size=args.voxel_size is None)
+    return maps, mask, args.mask

@@ -1,0 +1,136 @@
+"""The scan's stages as separate commands, for the workflow: prepare, wavelengths, pass, fdr."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import replace
+
+from ..atomic import write_json
+from ..errors import InputError
+from ..mrc import write_map
+from ..progress import Progress
+from ..scan import (
+    FDR_MODES,
+    assign_resolution,
+    compute_pass,
+    finalize,
+    load_pass,
+    load_prepared,
+    prepare_inputs,
+    save_pass,
+    save_prepared,
+    wavelength_grid,
+    write_result,
+)
+from ._common import add_common, outside_value, positive_float, require_suffix
+from ._scan_options import add_scan_options, params_from_args, read_inputs
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``prepare``, ``wavelengths``, ``pass`` and ``fdr``."""
+    prep = sub.add_parser("prepare", help="workflow stage 1: prepare maps (mask, whitening)")
+    add_scan_options(prep)
+    prep.add_argument("--out", required=True, help="prepared data, PREP.npz")
+    prep.add_argument("--mask-out", default=None, help="also write the mask used (input grid)")
+    add_common(prep)
+    prep.set_defaults(func=run_prepare)
+
+    grid = sub.add_parser("wavelengths", help="workflow stage 2: the wavelength grid (JSON)")
+    grid.add_argument("prepared", help="PREP.npz from 'resmap prepare'")
+    grid.add_argument("--out", required=True, help="WAVELENGTHS.json")
+    grid.add_argument("--quiet", action="store_true")
+    grid.set_defaults(func=run_wavelengths)
+
+    one = sub.add_parser("pass", help="workflow stage 3: LRS for one wavelength")
+    one.add_argument("prepared", help="PREP.npz from 'resmap prepare'")
+    one.add_argument("--wavelength", type=positive_float, required=True, metavar="A")
+    one.add_argument("--out", required=True, help="PASS.npz")
+    one.add_argument("--threads", type=int, default=None, metavar="N")
+    one.add_argument("--quiet", action="store_true")
+    one.set_defaults(func=run_pass)
+
+    fdr = sub.add_parser("fdr", help="workflow stage 4: FDR over all passes -> local map")
+    fdr.add_argument("prepared", help="PREP.npz from 'resmap prepare'")
+    fdr.add_argument("passes", nargs="+", help="PASS.npz files (any order)")
+    fdr.add_argument("--out", required=True, help="local-resolution map LOCAL.mrc")
+    fdr.add_argument("--fdr-mode", choices=FDR_MODES, default=None)
+    fdr.add_argument("--outside", type=outside_value, default=None, metavar="nan|0|100")
+    fdr.add_argument("--p-value", type=positive_float, default=None)
+    fdr.add_argument("--quiet", action="store_true")
+    fdr.set_defaults(func=run_fdr)
+
+
+def run_prepare(args: argparse.Namespace) -> int:
+    """Execute ``resmap prepare``."""
+    require_suffix(args.out, (".npz",), "--out")
+    progress = Progress(args.quiet)
+    params = params_from_args(args)
+    maps, mask, mask_path = read_inputs(args)
+    prep = prepare_inputs(maps, mask, params, mask_path, args.threads, progress)
+    if args.mask_out:
+        write_map(args.mask_out, prep.input_mask.astype("float32"), maps[0].geometry, "mask")
+    save_prepared(args.out, prep)
+    return 0
+
+
+def run_wavelengths(args: argparse.Namespace) -> int:
+    """Execute ``resmap wavelengths``."""
+    prep = load_prepared(args.prepared)
+    grid = wavelength_grid(prep)
+    write_json(
+        args.out,
+        {
+            "wavelengths_A": grid,
+            "mode": prep.mode,
+            "voxels": int(prep.mask.sum()),
+            "shape_zyx": list(prep.signal.shape),
+        },
+    )
+    Progress(args.quiet).say(f"{len(grid)} wavelengths: {grid[0]:.2f} .. {grid[-1]:.2f} Å")
+    return 0
+
+
+def run_pass(args: argparse.Namespace) -> int:
+    """Execute ``resmap pass``."""
+    prep = load_prepared(args.prepared)
+    result = compute_pass(prep, args.wavelength, args.threads)
+    save_pass(args.out, result)
+    Progress(args.quiet).say(
+        f"λ = {args.wavelength:.2f} Å: σ² = {result.sigma2:.4g} from {result.noise_blocks} blocks, "
+        f"{result.seconds:.2f} s"
+    )
+    return 0
+
+
+def run_fdr(args: argparse.Namespace) -> int:
+    """Execute ``resmap fdr``."""
+    start = time.perf_counter()
+    require_suffix(args.out, (".mrc", ".map"), "--out")
+    progress = Progress(args.quiet)
+    prep = load_prepared(args.prepared)
+    overrides = {
+        k: v
+        for k, v in (
+            ("fdr_mode", args.fdr_mode),
+            ("outside", args.outside),
+            ("p_value", args.p_value),
+        )
+        if v is not None
+    }
+    if overrides:
+        prep.params = replace(prep.params, **overrides)
+        prep.params.check()
+    passes = sorted((load_pass(p) for p in args.passes), key=lambda r: r.wavelength_A)
+    expected = wavelength_grid(prep)
+    given = [p.wavelength_A for p in passes]
+    if given != expected:
+        raise InputError(
+            f"the pass files cover {given} Å but the wavelength grid is {expected} Å; "
+            "run 'resmap pass' for exactly the wavelengths of 'resmap wavelengths'."
+        )
+    resolution, records = assign_resolution(prep, passes, progress)
+    volume, record = finalize(prep, resolution, records)
+    seconds = time.perf_counter() - start + sum(p.seconds for p in passes)
+    write_result(args.out, volume, record, prep.input_geometry, seconds)
+    return 0

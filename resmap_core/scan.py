@@ -1,0 +1,672 @@
+"""The ResMap-H2 scan as four stages shared by ``resmap local`` and the Snakemake workflow.
+
+1. :func:`prepare_inputs` — analysed map, noise source, masks, low-pass resampling and
+   pre-whitening (everything later stages need, saved with :func:`save_prepared`);
+2. :func:`wavelength_grid` — the data-driven list of wavelengths;
+3. :func:`compute_pass` — LRS at every mask voxel for one wavelength, its σ² and null weights
+   (it never looks at which voxels are already resolved, so passes can run in any order or in
+   parallel and give the same numbers);
+4. :func:`assign_resolution` + :func:`finalize` — Benjamini–Yekutieli per wavelength over the
+   still-unresolved voxels (or once over all voxel × wavelength tests) and the output map.
+
+``resmap local`` runs them in-process, the workflow runs each as a job; both write the map with
+the same code, so the maps are byte-identical.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import scipy
+from scipy import ndimage
+
+from . import __version__
+from .atomic import atomic_path, write_json
+from .basis import KERNELS, local_model, window_radius_vox
+from .errors import InputError
+from .fdr import benjamini_yekutieli
+from .lrs import lrs_at_mask
+from .mrc import MapData, MapGeometry, sha256_file, write_map
+from .noise import MIN_BLOCKS, block_starts, estimate_sigma2
+from .null import tail_quantile
+from .prepare import (
+    apply_prewhitening,
+    auto_mask,
+    background_weight,
+    detect_lowpass,
+    fit_prewhitening,
+    fourier_resample,
+    lowpass_grid,
+    noise_spectrum,
+    resample_labels_to_grid,
+)
+from .progress import Progress
+
+DEFAULT_KERNEL = "paper"
+FDR_MODES = ("per-wavelength", "global")
+MAX_WINDOW_FRACTION = 0.25
+"""Default max_res: the window edge (2r+1) may reach this fraction of the shortest box edge."""
+
+
+@dataclass(frozen=True)
+class Params:
+    """Every choice of a local-resolution run. Lengths in Å."""
+
+    p_value: float = 0.05
+    min_res_A: float | None = None
+    max_res_A: float | None = None
+    step_res_A: float = 1.0
+    kernel: str = DEFAULT_KERNEL
+    prewhiten: bool = True
+    lowpass_check: bool = True
+    fdr_mode: str = "per-wavelength"
+    outside: float = 100.0
+
+    def check(self) -> None:
+        """Refuse impossible values with an :class:`InputError`."""
+        if not 0.0 < self.p_value < 1.0:
+            raise InputError(f"--p-value must lie in (0, 1), got {self.p_value}.")
+        if not self.step_res_A > 0:
+            raise InputError(f"--step-res must be > 0 Å, got {self.step_res_A}.")
+        if self.kernel not in KERNELS:
+            raise InputError(f"--kernel must be one of {', '.join(KERNELS)}, got {self.kernel!r}.")
+        if self.fdr_mode not in FDR_MODES:
+            raise InputError(f"--fdr-mode must be one of {', '.join(FDR_MODES)}.")
+        if (
+            self.min_res_A is not None
+            and self.max_res_A is not None
+            and self.max_res_A < self.min_res_A
+        ):
+            raise InputError(
+                f"--max-res ({self.max_res_A} Å) is below --min-res ({self.min_res_A} Å)."
+            )
+
+    def record(self) -> dict:
+        """JSON form (NaN outside value written as the string 'nan')."""
+        rec = asdict(self)
+        if math.isnan(self.outside):
+            rec["outside"] = "nan"
+        return rec
+
+    @classmethod
+    def from_record(cls, rec: dict) -> Params:
+        """Inverse of :meth:`record`."""
+        values = dict(rec)
+        values["outside"] = float(values["outside"])
+        return cls(**values)
+
+
+@dataclass
+class Prepared:
+    """The analysed data on the analysis grid (the input grid unless low-pass resampled).
+
+    ``signal`` [z, y, x] float32: the map (single) or half-map average (split), pre-whitened;
+    ``noise``: the half-map difference (h1 − h2)/2 whitened alike (split) or None (single);
+    ``mask``: voxels tested; ``noise_region``: where σ² blocks may lie; ``input_mask``: the
+    mask on the input grid; ``record``: provenance (inputs, mask, low-pass, pre-whitening).
+    """
+
+    mode: str
+    signal: np.ndarray
+    noise: np.ndarray | None
+    mask: np.ndarray
+    noise_region: np.ndarray
+    input_mask: np.ndarray
+    spacing_zyx_A: tuple[float, float, float]
+    input_geometry: MapGeometry
+    params: Params
+    record: dict = field(default_factory=dict)
+
+    @property
+    def noise_source(self) -> np.ndarray:
+        """The map whose blocks give σ²: the difference map (split) or the map itself."""
+        return self.noise if self.noise is not None else self.signal
+
+    def fingerprint(self) -> str:
+        """Short digest tying pass files to the prepared data they came from."""
+        import hashlib
+
+        h = hashlib.sha256()
+        for arr in (self.signal, self.mask, self.noise_region):
+            h.update(np.ascontiguousarray(arr).tobytes())
+        if self.noise is not None:
+            h.update(np.ascontiguousarray(self.noise).tobytes())
+        # Only what changes the passes: fdr-stage parameters may be overridden later.
+        h.update(json.dumps([self.params.kernel, list(self.spacing_zyx_A)]).encode())
+        return h.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class PassResult:
+    """One wavelength: LRS at every mask voxel (C order; NaN = not testable), σ², null weights."""
+
+    wavelength_A: float
+    radius_vox: tuple[int, int, int]
+    sigma2: float
+    noise_blocks: int
+    null_weights: np.ndarray
+    lrs: np.ndarray
+    prepared_fingerprint: str
+    seconds: float = 0.0
+
+
+# ---------------------------------------------------------------------------------------------
+# Stage 1: preparation
+
+
+def _check_halves(maps: list[MapData]) -> None:
+    a, b = maps
+    if a.geometry.shape != b.geometry.shape:
+        raise InputError(
+            f"{b.path}: half maps differ in shape ({a.geometry.shape[::-1]} vs "
+            f"{b.geometry.shape[::-1]} voxels); both halves must be on the same grid."
+        )
+    if not np.allclose(a.voxel_size_A, b.voxel_size_A, rtol=1e-4):
+        raise InputError(
+            f"{b.path}: half maps differ in voxel size ({a.voxel_size_A} vs {b.voxel_size_A} Å); "
+            "pass --voxel-size if a header is wrong."
+        )
+
+
+def _inscribed_ellipsoid(shape: tuple[int, int, int]) -> np.ndarray:
+    """Voxels inside the ellipsoid inscribed in the box (background blocks must lie there)."""
+    grids = np.ogrid[tuple(slice(0, n) for n in shape)]
+    r2 = sum(((g - (n - 1) / 2.0) / (n / 2.0)) ** 2 for g, n in zip(grids, shape, strict=True))
+    return r2 < 1.0
+
+
+def _min_res_default(spacing: tuple[float, float, float]) -> float:
+    """2.2 × the coarsest voxel size, rounded up to 0.1 Å (method.md §6)."""
+    return math.ceil(round(2.2 * max(spacing) * 10.0, 6)) / 10.0
+
+
+def prepare_inputs(
+    maps: list[MapData],
+    mask: np.ndarray | None,
+    params: Params,
+    mask_path: str | None = None,
+    threads: int | None = None,
+    progress: Progress | None = None,
+) -> Prepared:
+    """Stage 1: check inputs and build the analysed data (see :class:`Prepared`)."""
+    progress = progress or Progress(quiet=True)
+    params.check()
+    if len(maps) not in (1, 2):
+        raise InputError("give one map (single mode) or two half maps (split mode).")
+    if len(maps) == 2:
+        _check_halves(maps)
+    geometry = maps[0].geometry
+    spacing = geometry.spacing_zyx_A
+    if min(geometry.shape) < 8:
+        raise InputError(f"{maps[0].path}: the box {geometry.shape[::-1]} is too small to analyse.")
+    nyquist_A = 2.0 * max(spacing)
+    if params.min_res_A is not None and params.min_res_A < nyquist_A - 1e-9:
+        raise InputError(
+            f"--min-res {params.min_res_A} Å is below Nyquist ({nyquist_A:.3f} Å for voxels of "
+            f"{max(spacing):.3f} Å); choose at least {nyquist_A:.2f} Å."
+        )
+    mode = "split" if len(maps) == 2 else "single"
+    if mode == "split":
+        h1 = maps[0].data.astype(np.float64)
+        h2 = maps[1].data.astype(np.float64)
+        signal = 0.5 * (h1 + h2)
+        noise: np.ndarray | None = 0.5 * (h1 - h2)
+        if not np.any(noise):
+            raise InputError(
+                f"{maps[1].path}: the half maps are identical, so there is no noise estimate; "
+                "give independent half maps or run on one map (single mode)."
+            )
+    else:
+        signal = maps[0].data.astype(np.float64)
+        signal = signal - signal.mean()
+        noise = None
+    if mask is None:
+        input_mask = auto_mask(signal, spacing)
+        mask_record = {"source": "auto", "path": None}
+        if not input_mask.any():
+            raise InputError(
+                f"{maps[0].path}: the automatic mask is empty (no density stands out of the "
+                "background); give a mask with --mask."
+            )
+    else:
+        if mask.shape != geometry.shape:
+            raise InputError(f"{mask_path}: the mask is not on the map's grid.")
+        input_mask = mask.astype(bool)
+        mask_record = {"source": "given", "path": mask_path}
+    mask_record["voxels"] = int(input_mask.sum())
+    progress.say(f"{mode} mode, box {geometry.shape[::-1]}, mask {mask_record['voxels']} voxels")
+
+    lowpass_rec: dict = {"detected": False, "cutoff_A": None, "resample_factor": 1.0}
+    analysis_mask = input_mask
+    if params.lowpass_check:
+        lp = detect_lowpass(signal, spacing, input_mask)
+        lowpass_rec = lp.record()
+        if lp.detected:
+            new_shape, new_spacing = lowpass_grid(geometry.shape, spacing, lp.cutoff_invA)
+            if tuple(new_shape) != tuple(geometry.shape):
+                progress.say(
+                    f"input looks low-pass filtered at {lp.cutoff_A:.2f} Å: analysing on a "
+                    f"{tuple(new_shape)[::-1]} grid of {max(new_spacing):.3f} Å voxels"
+                )
+                signal = fourier_resample(signal, tuple(new_shape))
+                if noise is not None:
+                    noise = fourier_resample(noise, tuple(new_shape))
+                analysis_mask = (
+                    resample_labels_to_grid(
+                        input_mask.astype(np.float32),
+                        geometry.shape,
+                        spacing,
+                        new_shape,
+                        new_spacing,
+                    )
+                    > 0.5
+                )
+                spacing = tuple(float(s) for s in new_spacing)  # type: ignore[assignment]
+            else:
+                lowpass_rec["detected"] = False
+    shape = signal.shape
+    if mode == "split":
+        noise_region = analysis_mask.copy()
+    else:
+        # A margin of 2 voxels keeps the faint edge of the density out of the background.
+        grown = ndimage.binary_dilation(analysis_mask, iterations=2)
+        noise_region = _inscribed_ellipsoid(shape) & ~grown
+
+    pw_record = None
+    if params.prewhiten:
+        if mode == "split":
+            pw = fit_prewhitening(noise, spacing, threads=threads)
+        else:
+            pw = fit_prewhitening(
+                signal, spacing, weight=background_weight(analysis_mask, spacing), threads=threads
+            )
+        signal = apply_prewhitening(signal, pw, threads=threads)
+        if noise is not None:
+            noise = apply_prewhitening(noise, pw, threads=threads)
+        pw_record = pw.record()
+        progress.say(f"pre-whitened beyond {pw_record['elbow_A']:.1f} Å")
+    if mode == "split":
+        spectrum = noise_spectrum(noise, spacing)
+    else:
+        spectrum = noise_spectrum(signal, spacing, weight=background_weight(analysis_mask, spacing))
+
+    record = {
+        "mode": mode,
+        "input_geometry": geometry.to_record(),
+        "analysis_spacing_zyx_A": list(spacing),
+        "mask": mask_record,
+        "lowpass": lowpass_rec,
+        "prewhitening": pw_record,
+        "noise_spectrum": spectrum,
+        "inputs": [
+            {"path": m.path, "sha256": sha256_file(m.path) if m.path else None} for m in maps
+        ],
+    }
+    return Prepared(
+        mode=mode,
+        signal=signal.astype(np.float32),
+        noise=None if noise is None else noise.astype(np.float32),
+        mask=analysis_mask,
+        noise_region=noise_region,
+        input_mask=input_mask,
+        spacing_zyx_A=tuple(float(s) for s in spacing),  # type: ignore[arg-type]
+        input_geometry=geometry,
+        params=params,
+        record=record,
+    )
+
+
+def save_prepared(path: str, prep: Prepared) -> None:
+    """Write a :class:`Prepared` as ``.npz`` (atomically)."""
+    meta = {
+        "mode": prep.mode,
+        "spacing_zyx_A": list(prep.spacing_zyx_A),
+        "input_geometry": prep.input_geometry.to_record(),
+        "params": prep.params.record(),
+        "record": prep.record,
+    }
+    arrays = {
+        "signal": prep.signal,
+        "mask": prep.mask,
+        "noise_region": prep.noise_region,
+        "input_mask": prep.input_mask,
+        "meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
+    }
+    if prep.noise is not None:
+        arrays["noise"] = prep.noise
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, **arrays)
+
+
+def load_prepared(path: str) -> Prepared:
+    """Read a file written by :func:`save_prepared`."""
+    try:
+        with np.load(path) as npz:
+            meta = json.loads(npz["meta"].tobytes().decode())
+            noise = npz["noise"] if "noise" in npz.files else None
+            return Prepared(
+                mode=meta["mode"],
+                signal=npz["signal"],
+                noise=noise,
+                mask=npz["mask"],
+                noise_region=npz["noise_region"],
+                input_mask=npz["input_mask"],
+                spacing_zyx_A=tuple(meta["spacing_zyx_A"]),  # type: ignore[arg-type]
+                input_geometry=MapGeometry.from_record(meta["input_geometry"]),
+                params=Params.from_record(meta["params"]),
+                record=meta["record"],
+            )
+    except (OSError, ValueError, KeyError) as exc:
+        raise InputError(
+            f"{path}: not a prepared-data file from 'resmap prepare' ({exc})."
+        ) from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Stage 2: the wavelength grid
+
+
+def wavelength_grid(prep: Prepared) -> list[float]:
+    """Wavelengths (Å) from min_res in steps of step_res up to max_res.
+
+    Defaults: min_res = 2.2 × the coarsest voxel (rounded up to 0.1 Å). max_res, when not given,
+    is data-driven: the largest wavelength at which (a) the noise region still holds
+    ``MIN_BLOCKS`` whole blocks for the variance estimate and (b) the window edge stays within a
+    quarter of the shortest box edge. Raises :class:`InputError` when even the first wavelength
+    has no variance estimate.
+    """
+    params = prep.params
+    spacing = prep.spacing_zyx_A
+    min_res = params.min_res_A if params.min_res_A is not None else _min_res_default(spacing)
+    step = params.step_res_A
+    limit = params.max_res_A
+    grid: list[float] = []
+    shortest = min(prep.signal.shape)
+    for i in range(100000):
+        lam = round(min_res + i * step, 6)
+        if limit is not None and lam > limit + 1e-9:
+            break
+        radius = window_radius_vox(lam, spacing)
+        edges = tuple(2 * r + 1 for r in radius)
+        blocks = len(block_starts(prep.noise_region, edges))  # type: ignore[arg-type]
+        if blocks < MIN_BLOCKS:
+            if not grid:
+                where = (
+                    "inside the mask of the difference map"
+                    if prep.mode == "split"
+                    else ("in the background (inside the box's inscribed sphere, outside the mask)")
+                )
+                raise InputError(
+                    f"too little {'particle' if prep.mode == 'split' else 'background'} for the "
+                    f"noise variance at {lam} Å: fewer than {MIN_BLOCKS} blocks of {edges[::-1]} "
+                    f"voxels fit {where}. "
+                    + (
+                        "Use a larger mask."
+                        if prep.mode == "split"
+                        else "Use a tighter mask, a larger box, or half maps (split mode)."
+                    )
+                )
+            break
+        if limit is None and max(edges) > max(2 * 2 + 1, MAX_WINDOW_FRACTION * shortest) and grid:
+            break
+        grid.append(lam)
+    return grid
+
+
+# ---------------------------------------------------------------------------------------------
+# Stage 3: one pass per wavelength
+
+
+def compute_pass(prep: Prepared, wavelength_A: float, threads: int | None = None) -> PassResult:
+    """LRS at every mask voxel for one wavelength (independent of every other pass)."""
+    start = time.perf_counter()
+    model = local_model(wavelength_A, prep.spacing_zyx_A, prep.params.kernel)
+    est = estimate_sigma2(prep.noise_source, prep.noise_region, model)
+    if est.blocks < MIN_BLOCKS or not est.sigma2 > 0:
+        lrs = np.full(int(prep.mask.sum()), np.nan)
+    else:
+        lrs = lrs_at_mask(prep.signal, prep.mask, model, est.sigma2, threads=threads)
+    return PassResult(
+        wavelength_A=float(wavelength_A),
+        radius_vox=model.radius_vox,
+        sigma2=est.sigma2,
+        noise_blocks=est.blocks,
+        null_weights=model.null_weights,
+        lrs=lrs,
+        prepared_fingerprint=prep.fingerprint(),
+        seconds=time.perf_counter() - start,
+    )
+
+
+def save_pass(path: str, result: PassResult) -> None:
+    """Write a :class:`PassResult` as ``.npz`` (atomically)."""
+    meta = {
+        "wavelength_A": result.wavelength_A,
+        "radius_vox": list(result.radius_vox),
+        "sigma2": result.sigma2,
+        "noise_blocks": result.noise_blocks,
+        "prepared_fingerprint": result.prepared_fingerprint,
+        "seconds": result.seconds,
+    }
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.savez(
+            fh,
+            lrs=result.lrs,
+            null_weights=result.null_weights,
+            meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
+        )
+
+
+def load_pass(path: str) -> PassResult:
+    """Read a file written by :func:`save_pass`."""
+    try:
+        with np.load(path) as npz:
+            meta = json.loads(npz["meta"].tobytes().decode())
+            return PassResult(
+                wavelength_A=float(meta["wavelength_A"]),
+                radius_vox=tuple(meta["radius_vox"]),  # type: ignore[arg-type]
+                sigma2=float(meta["sigma2"]),
+                noise_blocks=int(meta["noise_blocks"]),
+                null_weights=npz["null_weights"],
+                lrs=npz["lrs"],
+                prepared_fingerprint=meta["prepared_fingerprint"],
+                seconds=float(meta["seconds"]),
+            )
+    except (OSError, ValueError, KeyError) as exc:
+        raise InputError(f"{path}: not a pass file from 'resmap pass' ({exc}).") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Stage 4: FDR and the output map
+
+
+def _wavelength_record(result: PassResult, p_value: float) -> dict:
+    testable = bool(np.isfinite(result.sigma2))
+    return {
+        "lambda_A": result.wavelength_A,
+        "window_radius_vox": list(result.radius_vox[::-1]),
+        "sigma2": result.sigma2 if testable else None,
+        "noise_blocks": result.noise_blocks,
+        "null_weights": [float(v) for v in result.null_weights],
+        "threshold_uncorrected": float(tail_quantile(p_value, result.null_weights)),
+        "threshold_fdr": None,
+        "tested": 0,
+        "assigned": 0,
+    }
+
+
+def assign_resolution(
+    prep: Prepared, passes: Iterable[PassResult], progress: Progress | None = None
+) -> tuple[np.ndarray, list[dict]]:
+    """Resolution (Å, NaN = unresolved) at each mask voxel (C order) and per-wavelength records.
+
+    Per-wavelength mode (default, as ResMap): at each λ in increasing order, BY at level p over
+    the mask voxels still unresolved (and testable); those rejected get λ. Passes are consumed
+    lazily and the scan stops once every voxel is resolved. Global mode: one BY family over every
+    voxel × wavelength test; each voxel gets the smallest λ at which it is rejected.
+    """
+    progress = progress or Progress(quiet=True)
+    params = prep.params
+    n = int(prep.mask.sum())
+    resolution = np.full(n, np.nan)
+    records: list[dict] = []
+    fingerprint = prep.fingerprint()
+
+    def checked(results: Iterable[PassResult]) -> Iterator[PassResult]:
+        for res in results:
+            if res.prepared_fingerprint != fingerprint or res.lrs.shape != (n,):
+                raise InputError(
+                    f"the pass at {res.wavelength_A} Å was computed from different prepared data; "
+                    "rerun 'resmap pass' on this PREP.npz."
+                )
+            yield res
+
+    if params.fdr_mode == "global":
+        results = list(checked(passes))
+        by = benjamini_yekutieli(
+            [r.lrs for r in results], [r.null_weights for r in results], params.p_value
+        )
+        for res, rejected, thr in zip(results, by.rejected, by.stat_thresholds, strict=True):
+            rec = _wavelength_record(res, params.p_value)
+            new = rejected & np.isnan(resolution)
+            resolution[new] = res.wavelength_A
+            rec.update(
+                tested=int(np.isfinite(res.lrs).sum()),
+                assigned=int(new.sum()),
+                threshold_fdr=None if not np.isfinite(thr) else float(thr),
+            )
+            records.append(rec)
+        return resolution, records
+
+    for res in checked(passes):
+        unresolved = np.isnan(resolution)
+        if not unresolved.any():
+            break
+        rec = _wavelength_record(res, params.p_value)
+        tested = unresolved & np.isfinite(res.lrs)
+        if tested.any():
+            by = benjamini_yekutieli([res.lrs[tested]], [res.null_weights], params.p_value)
+            hit = np.flatnonzero(tested)[by.rejected[0]]
+            resolution[hit] = res.wavelength_A
+            thr = by.stat_thresholds[0]
+            rec.update(
+                tested=int(tested.sum()),
+                assigned=int(hit.size),
+                threshold_fdr=None if not np.isfinite(thr) else float(thr),
+            )
+        records.append(rec)
+        left = int(np.isnan(resolution).sum())
+        progress.say(
+            f"λ = {res.wavelength_A:5.2f} Å  σ² = {res.sigma2:.4g}  tested {rec['tested']}  "
+            f"assigned {rec['assigned']}  voxels left {left}"
+        )
+    return resolution, records
+
+
+def _summary(values: np.ndarray, mask_voxels: int) -> dict:
+    resolved = values[np.isfinite(values)]
+    if resolved.size == 0:
+        return {
+            "median_A": None,
+            "mean_A": None,
+            "quartiles_A": None,
+            "min_A": None,
+            "max_A": None,
+            "unresolved_fraction": 1.0,
+        }
+    q = np.percentile(resolved, [25, 50, 75])
+    return {
+        "median_A": float(q[1]),
+        "mean_A": float(resolved.mean()),
+        "quartiles_A": [float(v) for v in q],
+        "min_A": float(resolved.min()),
+        "max_A": float(resolved.max()),
+        "unresolved_fraction": float(1.0 - resolved.size / max(mask_voxels, 1)),
+    }
+
+
+def finalize(
+    prep: Prepared, resolution: np.ndarray, records: list[dict]
+) -> tuple[np.ndarray, dict]:
+    """The output map on the input grid (float32, Å) and the summary record of docs/outputs.md."""
+    params = prep.params
+    analysis = np.full(prep.mask.shape, np.nan, dtype=np.float32)
+    analysis[prep.mask] = resolution
+    geometry = prep.input_geometry
+    if analysis.shape != tuple(geometry.shape):
+        analysis = resample_labels_to_grid(
+            analysis, analysis.shape, prep.spacing_zyx_A, geometry.shape, geometry.spacing_zyx_A
+        ).astype(np.float32)
+    inside = analysis[prep.input_mask]
+    summary = _summary(inside, int(prep.input_mask.sum()))
+    lambdas = sorted({float(v) for v in inside[np.isfinite(inside)]})
+    counts = [int(np.sum(inside == lam)) for lam in lambdas]
+    out = np.where(prep.input_mask & np.isfinite(analysis), analysis, np.float32(params.outside))
+    record = {
+        "mode": prep.mode,
+        "voxel_size_A": list(geometry.voxel_size_A),
+        "analysis_voxel_size_A": list(prep.spacing_zyx_A[::-1]),
+        "p_value": params.p_value,
+        "kernel": params.kernel,
+        "fdr_mode": params.fdr_mode,
+        "outside_value": params.record()["outside"],
+        "mask_voxels": int(prep.input_mask.sum()),
+        "histogram": {"lambda_A": lambdas, "count": counts},
+        "wavelengths": records,
+        "prewhitening": prep.record.get("prewhitening"),
+        "noise_spectrum": prep.record.get("noise_spectrum"),
+        "lowpass": prep.record.get("lowpass"),
+        "mask": prep.record.get("mask"),
+        "inputs": prep.record.get("inputs"),
+        "parameters": params.record(),
+        "versions": versions(),
+        **summary,
+    }
+    return out.astype(np.float32), record
+
+
+def versions() -> dict:
+    """Versions of the software that computed a result."""
+    return {
+        "resmap_core": __version__,
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def write_result(
+    path: str, volume: np.ndarray, record: dict, geometry: MapGeometry, seconds: float
+) -> None:
+    """Write OUT.mrc and OUT.json beside it (both atomically; the JSON last)."""
+    write_map(path, volume, geometry, label="local resolution (A)")
+    json_path = path[: -len(".mrc")] + ".json" if path.endswith(".mrc") else path + ".json"
+    write_json(json_path, {**record, "seconds": round(seconds, 3)})
+
+
+def run_local(
+    maps: list[MapData],
+    mask: np.ndarray | None,
+    params: Params,
+    mask_path: str | None = None,
+    threads: int | None = None,
+    progress: Progress | None = None,
+) -> tuple[np.ndarray, dict]:
+    """All four stages in-process: the Python API of ``resmap local``.
+
+    ``maps`` holds one map (single mode) or two half maps (split mode), each with its voxel
+    size; returns the local-resolution map on the input grid (Å, float32) and its record.
+    """
+    progress = progress or Progress(quiet=True)
+    prep = prepare_inputs(maps, mask, params, mask_path, threads, progress)
+    grid = wavelength_grid(prep)
+    progress.say(f"{len(grid)} wavelengths: {grid[0]:.2f} .. {grid[-1]:.2f} Å")
+    passes = (compute_pass(prep, lam, threads) for lam in grid)
+    resolution, records = assign_resolution(prep, passes, progress)
+    return finalize(prep, resolution, records)

@@ -1,0 +1,241 @@
+"""End-to-end behaviour of the ResMap-H2 scan: calibration, ordering, geometry, real maps."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mrcfile
+import numpy as np
+import pytest
+
+from resmap_core.mrc import MapData, MapGeometry, read_map, write_map
+from resmap_core.phantoms import band_limited_noise, half_maps, radius_A, shell_phantom
+from resmap_core.scan import Params, run_local
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+SPACING = (1.0, 1.0, 1.0)
+
+
+def _maps(*arrays: np.ndarray, spacing=SPACING) -> list[MapData]:
+    shape = arrays[0].shape
+    geometry = MapGeometry(shape=shape, voxel_size_A=spacing[::-1])
+    return [MapData(np.asarray(a, np.float32), geometry, "") for a in arrays]
+
+
+def _sphere(shape, radius_vox) -> np.ndarray:
+    return radius_A(shape, SPACING) < radius_vox
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("mode", ["single", "split"])
+def test_pure_white_noise_assigns_at_most_p_of_the_mask(seed, mode):
+    rng = np.random.default_rng(seed)
+    shape = (48, 48, 48)
+    mask = _sphere(shape, 14)
+    if mode == "split":
+        maps = _maps(rng.standard_normal(shape), rng.standard_normal(shape))
+    else:
+        maps = _maps(rng.standard_normal(shape))
+    params = Params(p_value=0.05, min_res_A=2.2, max_res_A=8.2)
+    volume, record = run_local(maps, mask, params)
+    assigned = np.isfinite(volume[mask]) & (volume[mask] < 100.0)
+    assert assigned.mean() <= 0.05
+    assert record["unresolved_fraction"] >= 0.95
+
+
+@pytest.fixture(scope="module")
+def two_zone_result():
+    shape = (64, 64, 64)
+    density, core, shell = shell_phantom(shape, SPACING, 3.0, 6.0, 12.0, 24.0, seed=4)
+    mask = radius_A(shape, SPACING) < 24.0
+    out = {}
+    for noise in (0.25, 0.6):
+        h1, h2 = half_maps(density, noise, seed=5)
+        volume, record = run_local(
+            _maps(h1, h2), mask, Params(min_res_A=2.2, max_res_A=12.2, outside=float("nan"))
+        )
+        out[noise] = volume
+    return out, core, shell
+
+
+def test_two_regions_of_known_resolution_give_ordered_separated_medians(two_zone_result):
+    volumes, core, shell = two_zone_result
+    volume = volumes[0.25]
+    core_median = np.nanmedian(volume[core])
+    shell_median = np.nanmedian(volume[shell])
+    assert 2.2 <= core_median <= 4.2
+    assert shell_median >= core_median + 1.5
+    assert 5.0 <= shell_median <= 8.2
+
+
+def test_more_noise_never_gives_smaller_wavelengths(two_zone_result):
+    volumes, core, shell = two_zone_result
+    low, high = volumes[0.25], volumes[0.6]
+    inside = core | shell
+    low_v = np.where(np.isnan(low), 100.0, low)[inside]
+    high_v = np.where(np.isnan(high), 100.0, high)[inside]
+    assert np.median(high_v) >= np.median(low_v)
+    assert np.percentile(high_v, 25) >= np.percentile(low_v, 25)
+    assert np.mean(high_v >= low_v) >= 0.95
+
+
+def _write_permuted(path: Path, canonical: np.ndarray, axes, voxel) -> None:
+    phys_of_canonical = {3: 0, 2: 1, 1: 2}
+    order = [phys_of_canonical[axes[2]], phys_of_canonical[axes[1]], phys_of_canonical[axes[0]]]
+    file_array = np.ascontiguousarray(np.transpose(canonical, order).astype(np.float32))
+    with mrcfile.new(path, overwrite=True) as mrc:
+        mrc.set_data(file_array)
+        h = mrc.header
+        h.mapc, h.mapr, h.maps = axes
+        sizes = {
+            axes[0]: file_array.shape[2],
+            axes[1]: file_array.shape[1],
+            axes[2]: file_array.shape[0],
+        }
+        h.mx, h.my, h.mz = sizes[1], sizes[2], sizes[3]
+        h.cella.x, h.cella.y, h.cella.z = (sizes[i + 1] * voxel[i] for i in range(3))
+
+
+def test_axis_order_does_not_change_the_physical_result(tmp_path):
+    from resmap_core.cli import main
+
+    shape = (40, 44, 36)  # non-cubic, anisotropic voxels
+    voxel_xyz = (1.0, 1.1, 1.2)
+    spacing = voxel_xyz[::-1]
+    rng = np.random.default_rng(8)
+    density = band_limited_noise(shape, spacing, 4.0, rng) * (radius_A(shape, spacing) < 14)
+    h1, h2 = half_maps(density, 0.3, seed=9)
+    results = []
+    for axes in [(1, 2, 3), (3, 1, 2)]:
+        tag = "".join(map(str, axes))
+        for name, arr in (("h1", h1), ("h2", h2)):
+            _write_permuted(tmp_path / f"{name}_{tag}.mrc", arr, axes, voxel_xyz)
+        out = tmp_path / f"local_{tag}.mrc"
+        code = main(
+            [
+                "local",
+                str(tmp_path / f"h1_{tag}.mrc"),
+                str(tmp_path / f"h2_{tag}.mrc"),
+                "--out",
+                str(out),
+                "--max-res",
+                "8",
+                "--quiet",
+            ]
+        )
+        assert code == 0
+        results.append(read_map(out))
+    np.testing.assert_array_equal(results[0].data, results[1].data)
+    np.testing.assert_allclose(results[1].voxel_size_A, voxel_xyz, rtol=1e-5)
+    assert np.isfinite(results[0].data).all() and (results[0].data < 100).any()
+
+
+def test_threads_and_stage_commands_give_byte_identical_maps(tmp_path):
+    from resmap_core.cli import main
+
+    shape = (40, 40, 40)
+    rng = np.random.default_rng(10)
+    density = band_limited_noise(shape, SPACING, 4.0, rng) * (radius_A(shape, SPACING) < 13)
+    h1, h2 = half_maps(density, 0.4, seed=11)
+    geometry = MapGeometry(shape=shape, voxel_size_A=SPACING, origin_A=(5.0, 6.0, 7.0))
+    write_map(tmp_path / "h1.mrc", h1, geometry)
+    write_map(tmp_path / "h2.mrc", h2, geometry)
+    halves = [str(tmp_path / "h1.mrc"), str(tmp_path / "h2.mrc")]
+    opts = ["--max-res", "9", "--quiet"]
+    assert main(["local", *halves, "--out", str(tmp_path / "a.mrc"), "--threads", "1", *opts]) == 0
+    assert main(["local", *halves, "--out", str(tmp_path / "b.mrc"), "--threads", "2", *opts]) == 0
+    assert (tmp_path / "a.mrc").read_bytes() == (tmp_path / "b.mrc").read_bytes()
+    prep = str(tmp_path / "prep.npz")
+    assert main(["prepare", *halves, "--out", prep, *opts]) == 0
+    assert main(["wavelengths", prep, "--out", str(tmp_path / "wl.json"), "--quiet"]) == 0
+    grid = json.loads((tmp_path / "wl.json").read_text())["wavelengths_A"]
+    passes = []
+    for lam in reversed(grid):  # any order
+        out = str(tmp_path / f"pass_{lam:.2f}.npz")
+        assert main(["pass", prep, "--wavelength", str(lam), "--out", out, "--quiet"]) == 0
+        passes.append(out)
+    assert main(["fdr", prep, *passes, "--out", str(tmp_path / "c.mrc"), "--quiet"]) == 0
+    assert (tmp_path / "a.mrc").read_bytes() == (tmp_path / "c.mrc").read_bytes()
+    rec_a = json.loads((tmp_path / "a.json").read_text())
+    rec_c = json.loads((tmp_path / "c.json").read_text())
+    assert rec_a["wavelengths"] == rec_c["wavelengths"]
+    out_map = read_map(tmp_path / "a.mrc")
+    assert out_map.geometry.origin_A == (5.0, 6.0, 7.0)
+
+
+def test_local_json_has_the_documented_fields(tmp_path):
+    from resmap_core.cli import main
+
+    shape = (40, 40, 40)
+    rng = np.random.default_rng(12)
+    density = band_limited_noise(shape, SPACING, 4.0, rng) * (radius_A(shape, SPACING) < 13)
+    h1, h2 = half_maps(density, 0.4, seed=13)
+    geometry = MapGeometry(shape=shape, voxel_size_A=SPACING)
+    write_map(tmp_path / "h1.mrc", h1, geometry)
+    write_map(tmp_path / "h2.mrc", h2, geometry)
+    assert (
+        main(
+            [
+                "local",
+                str(tmp_path / "h1.mrc"),
+                str(tmp_path / "h2.mrc"),
+                "--out",
+                str(tmp_path / "o.mrc"),
+                "--max-res",
+                "7",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    rec = json.loads((tmp_path / "o.json").read_text())
+    for key in (
+        "mode",
+        "voxel_size_A",
+        "p_value",
+        "median_A",
+        "mean_A",
+        "quartiles_A",
+        "unresolved_fraction",
+        "wavelengths",
+        "prewhitening",
+        "kernel",
+        "seconds",
+        "versions",
+    ):
+        assert key in rec, key
+    assert rec["mode"] == "split"
+    for w in rec["wavelengths"]:
+        for key in (
+            "lambda_A",
+            "window_radius_vox",
+            "sigma2",
+            "threshold_uncorrected",
+            "threshold_fdr",
+            "tested",
+            "assigned",
+        ):
+            assert key in w, key
+    assert sum(w["assigned"] for w in rec["wavelengths"]) == sum(rec["histogram"]["count"])
+    assert rec["inputs"][0]["sha256"]
+
+
+@pytest.mark.parametrize(
+    ("entry", "low", "high"),
+    [("emd_3488/emd_3488.mrc.gz", 2.3, 6.5), ("emd_5168/emd_5168.map.gz", 3.8, 12.0)],
+)
+def test_real_emdb_maps_run_end_to_end_in_single_map_mode(tmp_path, entry, low, high):
+    from resmap_core.cli import main
+
+    out = tmp_path / "local.mrc"
+    assert main(["local", str(DATA / entry), "--out", str(out), "--quiet"]) == 0
+    rec = json.loads(out.with_suffix(".json").read_text())
+    assert rec["mode"] == "single"
+    assert low <= rec["median_A"] <= high, rec["median_A"]
+    assert rec["unresolved_fraction"] < 0.5
+    result = read_map(out)
+    source = read_map(DATA / entry)
+    assert result.geometry.shape == source.geometry.shape
+    assert result.geometry.start_vox == source.geometry.start_vox
+    np.testing.assert_allclose(result.voxel_size_A, source.voxel_size_A, rtol=1e-5)
