@@ -15,12 +15,14 @@ the same code, so the maps are byte-identical.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import platform
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 import scipy
@@ -122,6 +124,7 @@ class Prepared:
     input_geometry: MapGeometry
     params: Params
     record: dict = field(default_factory=dict)
+    _fingerprint: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def noise_source(self) -> np.ndarray:
@@ -129,9 +132,12 @@ class Prepared:
         return self.noise if self.noise is not None else self.signal
 
     def fingerprint(self) -> str:
-        """Short digest tying pass files to the prepared data they came from."""
-        import hashlib
+        """Short digest tying pass files to the prepared data they came from (cached)."""
+        if self._fingerprint is None:
+            self._fingerprint = self._digest()
+        return self._fingerprint
 
+    def _digest(self) -> str:
         h = hashlib.sha256()
         for arr in (self.signal, self.mask, self.noise_region):
             h.update(np.ascontiguousarray(arr).tobytes())
@@ -291,7 +297,13 @@ def prepare_inputs(
             noise = apply_prewhitening(noise, pw, threads=threads)
         pw_record = pw.record()
         progress.say(f"pre-whitened beyond {pw_record['elbow_A']:.1f} Å")
-    if mode == "split":
+    if pw_record is not None:
+        # the spectrum the whitening was fitted on: the noise as it came in
+        spectrum = {
+            "frequency_invA": pw_record["frequency_invA"],
+            "power": pw_record["spectrum_before"],
+        }
+    elif mode == "split":
         spectrum = noise_spectrum(noise, spacing)
     else:
         spectrum = noise_spectrum(signal, spacing, weight=background_weight(analysis_mask, spacing))
@@ -591,6 +603,26 @@ def _summary(values: np.ndarray, mask_voxels: int) -> dict:
     }
 
 
+def _to_input_grid(prep: Prepared, analysis: np.ndarray) -> np.ndarray:
+    """Nearest-neighbour resampling of a coarse-grid result onto the input grid.
+
+    Input mask voxels whose nearest coarse voxel lies just outside the coarse mask take the value
+    of the nearest coarse mask voxel, so resampling invents no unresolved voxels at the border.
+    """
+    coded = analysis.copy()
+    coded[prep.mask & np.isnan(analysis)] = np.inf  # unresolved, as opposed to outside
+    nearest = ndimage.distance_transform_edt(
+        ~prep.mask, sampling=prep.spacing_zyx_A, return_distances=False, return_indices=True
+    )
+    coded = coded[tuple(nearest)]
+    geometry = prep.input_geometry
+    fine = resample_labels_to_grid(
+        coded, coded.shape, prep.spacing_zyx_A, geometry.shape, geometry.spacing_zyx_A
+    )
+    fine[np.isinf(fine)] = np.nan
+    return fine.astype(np.float32)
+
+
 def finalize(
     prep: Prepared, resolution: np.ndarray, records: list[dict]
 ) -> tuple[np.ndarray, dict]:
@@ -600,9 +632,7 @@ def finalize(
     analysis[prep.mask] = resolution
     geometry = prep.input_geometry
     if analysis.shape != tuple(geometry.shape):
-        analysis = resample_labels_to_grid(
-            analysis, analysis.shape, prep.spacing_zyx_A, geometry.shape, geometry.spacing_zyx_A
-        ).astype(np.float32)
+        analysis = _to_input_grid(prep, analysis)
     inside = analysis[prep.input_mask]
     summary = _summary(inside, int(prep.input_mask.sum()))
     lambdas = sorted({float(v) for v in inside[np.isfinite(inside)]})
@@ -646,7 +676,7 @@ def write_result(
 ) -> None:
     """Write OUT.mrc and OUT.json beside it (both atomically; the JSON last)."""
     write_map(path, volume, geometry, label="local resolution (A)")
-    json_path = path[: -len(".mrc")] + ".json" if path.endswith(".mrc") else path + ".json"
+    json_path = Path(path).with_suffix(".json")
     write_json(json_path, {**record, "seconds": round(seconds, 3)})
 
 

@@ -58,6 +58,7 @@ class Shells:
     index: np.ndarray
     count: int
     step_invA: float
+    nx: int
 
     @property
     def frequency_invA(self) -> np.ndarray:
@@ -66,8 +67,8 @@ class Shells:
 
     def average(self, values: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
         """Weighted mean of ``values`` (rfftn grid) over each shell; NaN for empty shells."""
-        w = np.broadcast_to(rfft_weights(self.index.shape) if weights is None else weights,
-                            self.index.shape)
+        default = rfft_weights((*self.index.shape[:2], self.nx))
+        w = np.broadcast_to(default if weights is None else weights, self.index.shape)
         num = self.sum(values * w)
         den = self.sum(w)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -76,14 +77,10 @@ class Shells:
     def sum(self, values: np.ndarray) -> np.ndarray:
         """Plain sum of ``values`` (rfftn grid, real) over each shell."""
         flat = np.broadcast_to(values, self.index.shape).ravel()
-        return np.bincount(self.index.ravel(), weights=flat, minlength=self.count + 1)[
-            : self.count
-        ]
+        return np.bincount(self.index.ravel(), weights=flat, minlength=self.count + 1)[: self.count]
 
 
-def make_shells(
-    shape: tuple[int, int, int], spacing_zyx_A: tuple[float, float, float]
-) -> Shells:
+def make_shells(shape: tuple[int, int, int], spacing_zyx_A: tuple[float, float, float]) -> Shells:
     """Shells of width 1/(longest box edge in Å), up to the coarsest axis' Nyquist frequency.
 
     For a cubic box with isotropic voxels this is the usual integer-radius binning
@@ -96,4 +93,4 @@ def make_shells(
     radius = frequency_magnitude(shape, spacing_zyx_A) / step
     index = np.rint(radius).astype(np.int64)
     np.minimum(index, count, out=index)
-    return Shells(index=index, count=count, step_invA=step)
+    return Shells(index=index, count=count, step_invA=step, nx=shape[2])
