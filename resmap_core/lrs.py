@@ -1,19 +1,27 @@
 """The likelihood-ratio statistic (method.md §3) at every masked voxel for one wavelength.
 
 LRS(v) = |Pᵀ R(v)|² / σ², where R(v) are the responses of the 20 separable filters of
-:mod:`resmap_core.basis` at v. The responses are computed by 1-D correlations along z, then
-y, then x (4 + 10 + 20 passes), restricted to the bounding box of the mask and processed in
-slabs along z so memory stays bounded; the last pass runs only on (z, y) rows that contain
-masked voxels. The work depends on the box and the mask only — never on which voxels are still
-unresolved — so every route gives the same numbers.
+:mod:`resmap_core.basis` at v. Two routes compute the responses over the bounding box of the
+mask, in slabs along z so memory stays bounded:
+
+- ``separable``: 1-D correlations along z, then y, then x (4 + 10 + 20 passes), the last pass
+  only on (z, y) rows that contain masked voxels; cost grows with the window width 2r + 1;
+- ``fft``: one forward FFT of the slab, then 20 inverse FFTs of its product with the separable
+  filter spectra (outer products of 1-D spectra); cost independent of the window width.
+
+:func:`choose_route` picks the cheaper one from a cost model of the box, the mask and the
+window. It never looks at which voxels are still unresolved, so ``resmap local`` and the
+workflow's per-wavelength jobs run the same route and give identical numbers.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+import scipy.fft as sfft
 from scipy import ndimage
 
 from .basis import TRIPLES, LocalModel
@@ -45,7 +53,7 @@ def _valid_correlate(data: np.ndarray, weights: np.ndarray, axis: int, radius: i
 def _slab_responses(
     block: np.ndarray, rows: np.ndarray, cols_mask: np.ndarray, model: LocalModel
 ) -> np.ndarray:
-    """Responses (n_points, 20) at the masked points of one slab.
+    """Responses (20, n_points) at the masked points of one slab.
 
     ``block`` holds the input with margins r on every side of the slab's output region;
     ``rows`` are the (z, y) output rows that contain masked points and ``cols_mask`` the
@@ -59,11 +67,69 @@ def _slab_responses(
         for b in range(4 - a):
             full = _valid_correlate(after_z[a], fy[b], 1, ry)
             after_y[(a, b)] = full[rows[:, 0], rows[:, 1], :]
-    out = np.empty((int(cols_mask.sum()), len(TRIPLES)))
+    out = np.empty((len(TRIPLES), int(cols_mask.sum())))
     for i, (a, b, c) in enumerate(TRIPLES):
         line = _valid_correlate(after_y[(a, b)], fx[c], 1, rx)
-        out[:, i] = line[cols_mask]
+        out[i] = line[cols_mask]
     return out
+
+
+def _fft_slab_responses(
+    block: np.ndarray, rows: np.ndarray, cols_mask: np.ndarray, model: LocalModel
+) -> np.ndarray:
+    """The same responses as :func:`_slab_responses`, through FFTs of the whole block.
+
+    Circular wrap-around touches only outputs within r of the block's faces: the margins,
+    which are cropped away.
+    """
+    rz, ry, rx = model.radius_vox
+    nz, ny, nx = block.shape
+    spec = sfft.rfftn(np.asarray(block, dtype=np.float64), workers=1)
+    kz, ky, kx = (
+        _filter_spectra(ax.filters, n, r, full)
+        for ax, n, r, full in zip(
+            model.axes, (nz, ny, nx), (rz, ry, rx), (True, True, False), strict=True
+        )
+    )
+    out = np.empty((len(TRIPLES), int(cols_mask.sum())))
+    index = {t: i for i, t in enumerate(TRIPLES)}
+    for a in range(4):
+        along_z = spec * kz[a][:, None, None]
+        for b in range(4 - a):
+            along_y = along_z * ky[b][None, :, None]
+            for c in range(4 - a - b):
+                full = sfft.irfftn(along_y * kx[c][None, None, :], s=block.shape, workers=1)
+                valid = full[rz : nz - rz, ry : ny - ry, rx : nx - rx]
+                out[index[(a, b, c)]] = valid[rows[:, 0], rows[:, 1], :][cols_mask]
+    return out
+
+
+def _filter_spectra(filters: np.ndarray, n: int, radius: int, full: bool) -> np.ndarray:
+    """Spectra (4, n or n//2+1) that turn a product with a block's FFT into a correlation."""
+    padded = np.zeros((filters.shape[0], n))
+    taps = np.arange(-radius, radius + 1) % n
+    padded[:, taps] = filters
+    transform = sfft.fft(padded, axis=1) if full else sfft.rfft(padded, axis=1)
+    return np.conj(transform)
+
+
+# Seconds per voxel and filter tap (separable) or per voxel and log2(voxels) (one FFT),
+# measured on the 2-core reference machine; only their ratio matters.
+_SEPARABLE_COST = 1.0e-9
+_FFT_COST = 0.45e-9
+
+
+def choose_route(
+    block_shape: tuple[int, int, int], row_fraction: float, radius: tuple[int, ...]
+) -> str:
+    """``separable`` or ``fft``, whichever the cost model says is cheaper for one slab."""
+    voxels = float(np.prod(block_shape))
+    taps = [2 * r + 1 for r in radius]
+    separable = (
+        voxels * _SEPARABLE_COST * (4 * taps[0] + 10 * taps[1] + 20 * row_fraction * taps[2])
+    )
+    fft = voxels * _FFT_COST * 21 * math.log2(max(voxels, 2.0))
+    return "fft" if fft < separable else "separable"
 
 
 def lrs_at_mask(
@@ -72,11 +138,14 @@ def lrs_at_mask(
     model: LocalModel,
     sigma2: float,
     threads: int | None = None,
+    route: str | None = None,
 ) -> np.ndarray:
     """LRS at the voxels of ``mask`` in C order, shape (mask.sum(),), float64.
 
     ``volume`` is the analysed map [z, y, x]; voxels whose window leaves the box get NaN (they
     are not tested at this wavelength). ``sigma2`` is the noise variance of ``volume``.
+    ``route`` forces ``separable`` or ``fft``; by default :func:`choose_route` decides once for
+    the whole map from the box, the mask and the window.
     """
     if volume.shape != mask.shape:
         raise ValueError("volume and mask must have the same shape")
@@ -92,6 +161,11 @@ def lrs_at_mask(
     plane_bytes = 8 * (y1 - y0 + 2 * ry) * (x1 - x0 + 2 * rx) * 6
     thickness = max(1, min(z_last - z_first, _SLAB_BYTES // max(plane_bytes, 1)))
     starts = list(range(z_first, z_last, thickness))
+    if route is None:
+        rows_used = valid[z_first:z_last, y0:y1, x0:x1].any(axis=2).mean()
+        shape = (thickness + 2 * rz, y1 - y0 + 2 * ry, x1 - x0 + 2 * rx)
+        route = choose_route(shape, float(rows_used), model.radius_vox)
+    compute = _fft_slab_responses if route == "fft" else _slab_responses
 
     def slab(z0: int) -> np.ndarray:
         z1 = min(z0 + thickness, z_last)
@@ -101,9 +175,9 @@ def lrs_at_mask(
         rows = np.argwhere(row_has)
         if rows.size == 0:
             return np.empty(0)
-        responses = _slab_responses(block, rows, sub[row_has], model)
-        coords = responses @ model.projection
-        return np.einsum("ij,ij->i", coords, coords) / sigma2
+        responses = compute(block, rows, sub[row_has], model)
+        coords = model.projection.T @ responses
+        return np.einsum("ij,ij->j", coords, coords) / sigma2
 
     workers = max(1, threads or os.cpu_count() or 1)
     with ThreadPoolExecutor(max_workers=workers) as pool:

@@ -46,15 +46,16 @@ CASES = [
 ]
 
 
+@pytest.mark.parametrize("route", ["separable", "fft"])
 @pytest.mark.parametrize("kernel", ["paper", "resmap-1.1"])
 @pytest.mark.parametrize(("wavelength", "spacing", "shape"), CASES)
-def test_fast_lrs_equals_direct_quadratic_form(wavelength, spacing, shape, kernel):
+def test_fast_lrs_equals_direct_quadratic_form(wavelength, spacing, shape, kernel, route):
     rng = np.random.default_rng(7)
     volume = rng.standard_normal(shape)
     model = local_model(wavelength, spacing, kernel)
     mask = np.zeros(shape, dtype=bool)
     mask[3:-2, 2:-3, 4:-1] = True
-    fast = lrs_at_mask(volume, mask, model, sigma2=1.7)
+    fast = lrs_at_mask(volume, mask, model, sigma2=1.7, route=route)
     valid = interior_mask(shape, model.radius_vox)[mask]
     assert np.isnan(fast[~valid]).all()
     points = np.argwhere(mask)
@@ -113,3 +114,10 @@ def test_monte_carlo_lrs_on_white_noise_matches_null_weights():
     mean, var = w.sum(), 2.0 * np.sum(w * w)
     assert abs(lrs.mean() - mean) < 4 * np.sqrt(var / lrs.size) * 2
     assert abs(lrs.var() / var - 1.0) < 0.15
+
+
+def test_cost_model_prefers_fft_for_wide_windows_and_separable_for_narrow_ones():
+    from resmap_core.lrs import choose_route
+
+    assert choose_route((100, 100, 100), 1.0, (1, 1, 1)) == "separable"
+    assert choose_route((100, 100, 100), 1.0, (15, 15, 15)) == "fft"
