@@ -219,10 +219,13 @@ def prepare_inputs(
         )
     mode = "split" if len(maps) == 2 else "single"
     if mode == "split":
-        h1 = maps[0].data.astype(np.float64)
-        h2 = maps[1].data.astype(np.float64)
-        signal = 0.5 * (h1 + h2)
-        noise: np.ndarray | None = 0.5 * (h1 - h2)
+        # in place, so that large boxes hold no extra float64 copies of the halves
+        signal = maps[0].data.astype(np.float64)
+        signal += maps[1].data
+        signal *= 0.5
+        noise: np.ndarray | None = maps[0].data.astype(np.float64)
+        noise -= maps[1].data
+        noise *= 0.5
         if not np.any(noise):
             raise InputError(
                 f"{maps[1].path}: the half maps are identical, so there is no noise estimate; "
@@ -292,9 +295,9 @@ def prepare_inputs(
             pw = fit_prewhitening(
                 signal, spacing, weight=background_weight(analysis_mask, spacing), threads=threads
             )
-        signal = apply_prewhitening(signal, pw, threads=threads)
+        signal = apply_prewhitening(signal, pw, threads=threads).astype(np.float32)
         if noise is not None:
-            noise = apply_prewhitening(noise, pw, threads=threads)
+            noise = apply_prewhitening(noise, pw, threads=threads).astype(np.float32)
         pw_record = pw.record()
         progress.say(f"pre-whitened beyond {pw_record['elbow_A']:.1f} Å")
     if pw_record is not None:
