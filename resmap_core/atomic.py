@@ -25,7 +25,9 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     dest = Path(path)
     dest.parent.mkdir(parents=True, exist_ok=True)
     suffix = "".join(dest.suffixes) or ".tmp"
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=f".part{suffix}", dir=dest.parent)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{dest.name}.", suffix=f".part{suffix}", dir=dest.parent
+    )
     os.close(fd)
     tmp = Path(tmp_name)
     try:

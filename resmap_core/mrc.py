@@ -239,6 +239,30 @@ def _has_voxel_size(path: Path) -> bool:
         return bool(h.mx > 0 and h.my > 0 and h.mz > 0 and h.cella.x > 0)
 
 
+def check_half_maps(a: MapData, b: MapData) -> None:
+    """Refuse half maps on different grids (shape or voxel size) with an :class:`InputError`."""
+    if a.geometry.shape != b.geometry.shape:
+        raise InputError(
+            f"{b.path}: half maps differ in shape ({a.geometry.shape[::-1]} vs "
+            f"{b.geometry.shape[::-1]} voxels); both halves must be on the same grid."
+        )
+    if not np.allclose(a.voxel_size_A, b.voxel_size_A, rtol=1e-4):
+        raise InputError(
+            f"{b.path}: half maps differ in voxel size ({a.voxel_size_A} vs {b.voxel_size_A} Å); "
+            "pass --voxel-size if a header is wrong."
+        )
+
+
+def read_half_maps(
+    path1: str, path2: str, voxel_size_A: float | None = None
+) -> tuple[MapData, MapData]:
+    """Read two half maps and check that they share shape and voxel size."""
+    a = read_map(path1, voxel_size_A=voxel_size_A)
+    b = read_map(path2, voxel_size_A=voxel_size_A)
+    check_half_maps(a, b)
+    return a, b
+
+
 def with_voxel_size(m: MapData, voxel_size_A: tuple[float, float, float]) -> MapData:
     """Return ``m`` with its voxel size replaced."""
     return replace(m, geometry=replace(m.geometry, voxel_size_A=voxel_size_A))

@@ -18,23 +18,20 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import platform
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-import scipy
 from scipy import ndimage
 
-from . import __version__
 from .atomic import atomic_path, write_json
 from .basis import KERNELS, local_model, window_radius_vox
 from .errors import InputError
 from .fdr import benjamini_yekutieli
 from .lrs import lrs_at_mask
-from .mrc import MapData, MapGeometry, sha256_file, write_map
+from .mrc import MapData, MapGeometry, check_half_maps, sha256_file, write_map
 from .noise import MIN_BLOCKS, block_starts, estimate_sigma2
 from .null import tail_quantile
 from .prepare import (
@@ -49,6 +46,7 @@ from .prepare import (
     resample_labels_to_grid,
 )
 from .progress import Progress
+from .summary import resolution_summary, versions
 
 DEFAULT_KERNEL = "paper"
 FDR_MODES = ("per-wavelength", "global")
@@ -166,20 +164,6 @@ class PassResult:
 # Stage 1: preparation
 
 
-def _check_halves(maps: list[MapData]) -> None:
-    a, b = maps
-    if a.geometry.shape != b.geometry.shape:
-        raise InputError(
-            f"{b.path}: half maps differ in shape ({a.geometry.shape[::-1]} vs "
-            f"{b.geometry.shape[::-1]} voxels); both halves must be on the same grid."
-        )
-    if not np.allclose(a.voxel_size_A, b.voxel_size_A, rtol=1e-4):
-        raise InputError(
-            f"{b.path}: half maps differ in voxel size ({a.voxel_size_A} vs {b.voxel_size_A} Å); "
-            "pass --voxel-size if a header is wrong."
-        )
-
-
 def _inscribed_ellipsoid(shape: tuple[int, int, int]) -> np.ndarray:
     """Voxels inside the ellipsoid inscribed in the box (background blocks must lie there)."""
     grids = np.ogrid[tuple(slice(0, n) for n in shape)]
@@ -206,7 +190,7 @@ def prepare_inputs(
     if len(maps) not in (1, 2):
         raise InputError("give one map (single mode) or two half maps (split mode).")
     if len(maps) == 2:
-        _check_halves(maps)
+        check_half_maps(*maps)
     geometry = maps[0].geometry
     spacing = geometry.spacing_zyx_A
     if min(geometry.shape) < 8:
@@ -584,28 +568,6 @@ def assign_resolution(
     return resolution, records
 
 
-def _summary(values: np.ndarray, mask_voxels: int) -> dict:
-    resolved = values[np.isfinite(values)]
-    if resolved.size == 0:
-        return {
-            "median_A": None,
-            "mean_A": None,
-            "quartiles_A": None,
-            "min_A": None,
-            "max_A": None,
-            "unresolved_fraction": 1.0,
-        }
-    q = np.percentile(resolved, [25, 50, 75])
-    return {
-        "median_A": float(q[1]),
-        "mean_A": float(resolved.mean()),
-        "quartiles_A": [float(v) for v in q],
-        "min_A": float(resolved.min()),
-        "max_A": float(resolved.max()),
-        "unresolved_fraction": float(1.0 - resolved.size / max(mask_voxels, 1)),
-    }
-
-
 def _to_input_grid(prep: Prepared, analysis: np.ndarray) -> np.ndarray:
     """Nearest-neighbour resampling of a coarse-grid result onto the input grid.
 
@@ -637,7 +599,7 @@ def finalize(
     if analysis.shape != tuple(geometry.shape):
         analysis = _to_input_grid(prep, analysis)
     inside = analysis[prep.input_mask]
-    summary = _summary(inside, int(prep.input_mask.sum()))
+    summary = resolution_summary(inside)
     lambdas = sorted({float(v) for v in inside[np.isfinite(inside)]})
     counts = [int(np.sum(inside == lam)) for lam in lambdas]
     out = np.where(prep.input_mask & np.isfinite(analysis), analysis, np.float32(params.outside))
@@ -662,16 +624,6 @@ def finalize(
         **summary,
     }
     return out.astype(np.float32), record
-
-
-def versions() -> dict:
-    """Versions of the software that computed a result."""
-    return {
-        "resmap_core": __version__,
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "python": platform.python_version(),
-    }
 
 
 def write_result(

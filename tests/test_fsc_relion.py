@@ -1,0 +1,89 @@
+"""`resmap fsc` against RELION 3.1's relion_postprocess on the same half maps and soft mask."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+from _fsc_helpers import half_maps, sphere_mask
+
+from resmap_core.cli import main
+from resmap_core.fsc import crossing_frequency, soft_mask
+from resmap_core.mrc import MapGeometry, write_map
+
+RELION = shutil.which("relion_postprocess")
+pytestmark = pytest.mark.skipif(RELION is None, reason="relion_postprocess is not installed")
+
+SHAPE = (64, 64, 64)
+ANGPIX = 1.5
+
+
+def _relion_fsc_table(star_text: str) -> dict[str, np.ndarray]:
+    """Columns of the data_fsc loop of a relion_postprocess STAR file, by label."""
+    block = star_text.split("data_fsc", 1)[1].split("data_", 1)[0]
+    labels, rows = [], []
+    for line in block.splitlines():
+        word = line.strip()
+        if word.startswith("_rln"):
+            labels.append(word.split()[0])
+        elif word and word[0].isdigit():
+            rows.append([float(v) for v in word.split()])
+    table = np.array(rows)
+    return {label: table[:, i] for i, label in enumerate(labels)}
+
+
+@pytest.fixture(scope="module")
+def compared(tmp_path_factory):
+    d = tmp_path_factory.mktemp("relion")
+    h1, h2, _ = half_maps(SHAPE, 3, noise=1.0)
+    mask = soft_mask(sphere_mask(SHAPE, 0.3), (ANGPIX,) * 3, 6 * ANGPIX)
+    geom = MapGeometry(SHAPE, (ANGPIX,) * 3)
+    for name, vol in (("h1", h1), ("h2", h2), ("mask", mask)):
+        write_map(d / f"{name}.mrc", vol, geom)
+    cmd = [RELION, "--i", "h1.mrc", "--i2", "h2.mrc", "--angpix", str(ANGPIX), "--mask",
+           "mask.mrc", "--o", "pp", "--auto_bfac", "false", "--adhoc_bfac", "0"]  # fmt: skip
+    # RELION exits non-zero when ghostscript (for its PDF log) is missing, after writing pp.star.
+    subprocess.run(cmd, cwd=d, capture_output=True, text=True, timeout=120)
+    assert (d / "pp.star").is_file(), "relion_postprocess wrote no pp.star"
+    relion = _relion_fsc_table((d / "pp.star").read_text())
+    assert main(["fsc", str(d / "h1.mrc"), str(d / "h2.mrc"), "--mask", str(d / "mask.mrc"),
+                 "--out", str(d / "FSC.json"), "--quiet"]) == 0  # fmt: skip
+    ours = json.loads((d / "FSC.json").read_text())
+    return relion, ours
+
+
+def test_unmasked_and_masked_curves_match_relion_shell_by_shell(compared):
+    relion, ours = compared
+    n = len(relion["_rlnSpectralIndex"])
+    assert len(ours["frequency_invA"]) == n
+    np.testing.assert_allclose(ours["frequency_invA"][1:], relion["_rlnResolution"][1:], rtol=1e-4)
+    for ours_key, relion_key in (
+        ("fsc_unmasked", "_rlnFourierShellCorrelationUnmaskedMaps"),
+        ("fsc_masked", "_rlnFourierShellCorrelationMaskedMaps"),
+    ):
+        diff = np.abs(np.array(ours[ours_key]) - relion[relion_key])
+        assert diff.max() <= 0.02, (
+            f"{ours_key}: max |diff| {diff.max():.4f} at shell {diff.argmax()}"
+        )
+
+
+def test_randomisation_starts_at_relions_shell(compared):
+    relion, ours = compared
+    assert ours["randomise_from_A"] is not None
+    unmasked = relion["_rlnFourierShellCorrelationUnmaskedMaps"]
+    first_below = int(np.flatnonzero(unmasked[1:] < 0.8)[0]) + 1
+    expected = relion["_rlnAngstromResolution"][first_below]
+    assert ours["randomise_from_A"] == pytest.approx(expected, rel=1e-4)
+
+
+@pytest.mark.parametrize("threshold", [0.143, 0.5])
+def test_corrected_resolution_matches_relion_within_one_shell(compared, threshold):
+    relion, ours = compared
+    freq = np.array(ours["frequency_invA"])
+    relion_f = crossing_frequency(freq, relion["_rlnFourierShellCorrelationCorrected"], threshold)
+    ours_A = ours["resolutions"]["corrected"][str(threshold)]
+    assert relion_f is not None
+    assert abs(1.0 / ours_A - relion_f) <= freq[1]
