@@ -120,4 +120,4 @@ def test_cost_model_prefers_fft_for_wide_windows_and_separable_for_narrow_ones()
     from resmap_core.lrs import choose_route
 
     assert choose_route((100, 100, 100), 1.0, (1, 1, 1)) == "separable"
-    assert choose_route((100, 100, 100), 1.0, (15, 15, 15)) == "fft"
+    assert choose_route((100, 100, 100), 1.0, (40, 40, 40)) == "fft"
