@@ -90,9 +90,14 @@ def auto_mask(
 def _shell_power(
     volume: np.ndarray, spacing_zyx_A: Spacing, shells: Shells, threads: int | None
 ) -> np.ndarray:
-    """Shell-averaged |F|² of ``volume`` (rfftn grid) per shell, unnormalised."""
-    ft = sfft.rfftn(volume, workers=threads)
-    return shells.average(ft.real * ft.real + ft.imag * ft.imag)
+    """Shell-averaged |F|² of ``volume`` (rfftn grid) per shell, unnormalised.
+
+    Single precision suffices for a power spectrum (relative error ~1e-7 per coefficient) and
+    halves time and memory on large boxes; the shell sums are accumulated in double.
+    """
+    ft = sfft.rfftn(np.asarray(volume, dtype=np.float32), workers=threads)
+    power = ft.real.astype(np.float64) ** 2 + ft.imag.astype(np.float64) ** 2
+    return shells.average(power)
 
 
 def noise_spectrum(
@@ -360,9 +365,11 @@ class Prewhitening:
 def _filter_volume(
     data: np.ndarray, spacing_zyx_A: Spacing, gain_fn, threads: int | None
 ) -> np.ndarray:
-    vol = np.asarray(data, dtype=np.float64)
+    # Single precision: the filtered maps are stored as float32 anyway, and large boxes need the
+    # halved time and memory.
+    vol = np.asarray(data, dtype=np.float32)
     ft = sfft.rfftn(vol, workers=threads)
-    ft *= gain_fn(frequency_magnitude(vol.shape, spacing_zyx_A))
+    ft *= gain_fn(frequency_magnitude(vol.shape, spacing_zyx_A)).astype(np.float32)
     return sfft.irfftn(ft, vol.shape, workers=threads)
 
 
@@ -412,5 +419,5 @@ def fit_prewhitening(
 def apply_prewhitening(
     data: np.ndarray, pw: Prewhitening, threads: int | None = None
 ) -> np.ndarray:
-    """Apply the fitted radial filter to ``data`` (voxel size as in the fit); returns float64."""
+    """Apply the fitted radial filter to ``data`` (voxel size as in the fit); returns float32."""
     return _filter_volume(data, pw.spacing_zyx_A, pw.gain, threads)

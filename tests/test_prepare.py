@@ -253,7 +253,7 @@ def test_whitening_works_on_anisotropic_non_cubic_box():
     pw = fit_prewhitening(noise, spacing)
     _assert_flat_beyond_elbow(pw, shape, spacing)
     out = apply_prewhitening(noise, pw)
-    assert out.shape == shape and out.dtype == np.float64
+    assert out.shape == shape and out.dtype == np.float32
 
 
 def test_white_noise_gives_nearly_constant_filter():

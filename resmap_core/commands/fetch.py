@@ -1,0 +1,94 @@
+"""``resmap fetch`` (download an EMDB entry) and ``resmap locate`` (check local maps).
+
+Both write the workflow's ``meta.json`` record (docs/outputs.md) describing the dataset's files.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from ..atomic import write_json
+from ..emdb import DEFAULT_BASE_URL, DownloadPolicy, fetch_entry
+from ..progress import Progress
+from ..workflow_support import describe_fetched, locate_local
+from ._common import positive_float
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``fetch`` and ``locate``."""
+    fetch = sub.add_parser("fetch", help="download an EMDB entry (half maps, map, header, FSC)")
+    fetch.add_argument("accession", help="EMDB accession, e.g. EMD-11638")
+    fetch.add_argument("--out-dir", required=True, help="folder for the downloaded files")
+    fetch.add_argument("--meta", required=True, help="meta.json describing the dataset")
+    fetch.add_argument("--dataset", default=None, help="dataset name (default: the accession)")
+    fetch.add_argument("--base-url", default=DEFAULT_BASE_URL, help="mirror of the EMDB archive")
+    fetch.add_argument(
+        "--timeout",
+        type=positive_float,
+        default=60.0,
+        metavar="S",
+        help="seconds without data before an attempt is abandoned (60)",
+    )
+    fetch.add_argument("--retries", type=int, default=4, help="retries per file (4)")
+    fetch.add_argument(
+        "--backoff",
+        type=float,
+        default=2.0,
+        metavar="S",
+        help="first retry delay in seconds, doubled each time (2)",
+    )
+    fetch.add_argument(
+        "--allow-single-map",
+        action="store_true",
+        help="run on the primary map when no half maps are deposited",
+    )
+    fetch.add_argument("--deposited-mask", action="store_true", help="download the deposited mask")
+    fetch.add_argument(
+        "--voxel-size",
+        type=positive_float,
+        default=None,
+        metavar="A",
+        help="voxel size in Å, overriding the map header",
+    )
+    fetch.add_argument("--quiet", action="store_true")
+    fetch.set_defaults(func=run_fetch)
+
+    locate = sub.add_parser("locate", help="check local maps (readable, same grid) and hash them")
+    locate.add_argument("--dataset", required=True, help="dataset name")
+    locate.add_argument("--half1", default=None)
+    locate.add_argument("--half2", default=None)
+    locate.add_argument("--map", dest="map_path", default=None)
+    locate.add_argument("--mask", default=None)
+    locate.add_argument("--voxel-size", type=positive_float, default=None, metavar="A")
+    locate.add_argument("--out", required=True, help="meta.json")
+    locate.set_defaults(func=run_locate)
+
+
+def run_fetch(args: argparse.Namespace) -> int:
+    """Execute ``resmap fetch``."""
+    progress = Progress(args.quiet, prefix="resmap fetch")
+    policy = DownloadPolicy(
+        timeout_s=args.timeout, retries=max(args.retries, 0), backoff_s=max(args.backoff, 0.0)
+    )
+    entry = fetch_entry(
+        args.accession,
+        args.out_dir,
+        base_url=args.base_url,
+        policy=policy,
+        allow_single_map=args.allow_single_map,
+        use_deposited_mask=args.deposited_mask,
+        say=progress.say,
+    )
+    meta = describe_fetched(args.dataset or entry["emdb_id"], entry, args.voxel_size)
+    write_json(args.meta, meta)
+    progress.say(f"{entry['emdb_id']}: {meta['mode']} mode, box {meta['shape_zyx'][::-1]}")
+    return 0
+
+
+def run_locate(args: argparse.Namespace) -> int:
+    """Execute ``resmap locate``."""
+    meta = locate_local(
+        args.dataset, args.half1, args.half2, args.map_path, args.mask, args.voxel_size
+    )
+    write_json(args.out, meta)
+    return 0

@@ -1,0 +1,383 @@
+"""The Snakemake workflow, run for real (``python -m snakemake`` in a copy of the workflow).
+
+One full demo run (module fixture) backs the end-to-end checks; a reduced demo (three
+wavelengths, no windowed FSC) backs kill-and-resume and the EMDB path through a loopback mirror.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from _workflow_helpers import (
+    REPO,
+    MirrorServer,
+    add_entry,
+    copy_workflow,
+    header_xml,
+    pass_files,
+    run_snakemake,
+    snakemake_cmd,
+    write_config,
+)
+
+from resmap_core.mrc import read_map
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("resmap") is None, reason="the resmap console script is not installed"
+)
+
+# Three wavelengths and no windowed FSC: the smallest run that still exercises every stage.
+REDUCED = {"min_res": 4.0, "max_res": 8.0, "step_res": 2.0, "wfsc": False}
+DEMO = REPO / "demo"
+
+
+def local_map(workdir: Path, dataset: str = "demo") -> Path:
+    return workdir / "results" / dataset / "local_resolution.mrc"
+
+
+@pytest.fixture(scope="module")
+def full_demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, float]:
+    """The embedded demo, exactly as shipped, run once; returns (workdir, seconds)."""
+    work = copy_workflow(tmp_path_factory.mktemp("demo"))
+    start = time.monotonic()
+    proc = run_snakemake(work)
+    seconds = time.monotonic() - start
+    assert proc.returncode == 0, proc.stdout[-6000:]
+    return work, seconds
+
+
+@pytest.fixture(scope="module")
+def reduced_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo with REDUCED parameters, uninterrupted."""
+    work = copy_workflow(tmp_path_factory.mktemp("reduced"))
+    write_config(work, REDUCED)
+    proc = run_snakemake(work)
+    assert proc.returncode == 0, proc.stdout[-6000:]
+    return work
+
+
+# ---- end to end --------------------------------------------------------------------------
+
+
+def test_demo_runs_end_to_end_within_three_minutes(full_demo: tuple[Path, float]) -> None:
+    work, seconds = full_demo
+    assert seconds < 180, f"demo took {seconds:.0f} s on 2 cores"
+    for rel in [
+        "resources/demo/meta.json",
+        "results/demo/prepared.npz",
+        "results/demo/wavelengths.json",
+        "results/demo/local_resolution.mrc",
+        "results/demo/local_resolution.json",
+        "results/demo/fsc.json",
+        "results/demo/wfsc.mrc",
+        "results/demo/provenance.json",
+        "reports/demo/index.html",
+        "reports/index.html",
+    ]:
+        assert (work / rel).is_file(), rel
+    grid = json.loads((work / "results/demo/wavelengths.json").read_text())["wavelengths_A"]
+    assert len(pass_files(work, "demo")) == len(grid) > 1
+
+
+def test_demo_map_is_byte_identical_to_resmap_local(
+    full_demo: tuple[Path, float], tmp_path: Path
+) -> None:
+    work, _ = full_demo
+    out = tmp_path / "local.mrc"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "resmap_core",
+            "local",
+            str(DEMO / "demo_half_map_1.mrc.gz"),
+            str(DEMO / "demo_half_map_2.mrc.gz"),
+            "--mask",
+            str(DEMO / "demo_mask.mrc.gz"),
+            "--out",
+            str(out),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_bytes() == local_map(work).read_bytes()
+
+
+def test_demo_blurred_half_is_resolved_worse_than_the_sharp_half(
+    full_demo: tuple[Path, float],
+) -> None:
+    # make_demo.py low-passes x above the box centre (to ~8 Å); the other side keeps ~3-4 Å.
+    work, _ = full_demo
+    res = read_map(local_map(work)).data
+    summary = json.loads((work / "results/demo/local_resolution.json").read_text())
+    outside = summary["outside_value"]
+    resolved = np.isfinite(res) & (res != outside)
+    nx = res.shape[2]
+    sharp = res[:, :, : nx // 2 - 4][resolved[:, :, : nx // 2 - 4]]
+    blurred = res[:, :, nx // 2 + 4 :][resolved[:, :, nx // 2 + 4 :]]
+    assert sharp.size > 100 and blurred.size > 100
+    assert np.median(blurred) > np.median(sharp) + 1.0
+
+
+def test_second_run_does_nothing(full_demo: tuple[Path, float]) -> None:
+    work, _ = full_demo
+    before = {p: p.stat().st_mtime_ns for p in (work / "results").rglob("*") if p.is_file()}
+    proc = run_snakemake(work)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "Nothing to be done" in proc.stdout, proc.stdout[-3000:]
+    after = {p: p.stat().st_mtime_ns for p in (work / "results").rglob("*") if p.is_file()}
+    assert after == before
+
+
+def test_provenance_records_inputs_code_and_run_times(full_demo: tuple[Path, float]) -> None:
+    work, _ = full_demo
+    prov = json.loads((work / "results/demo/provenance.json").read_text())
+    roles = {item["role"]: item for item in prov["inputs"]}
+    assert set(roles) == {"half1", "half2", "mask"}
+    from resmap_core.mrc import sha256_file
+    from resmap_core.workflow_support import package_fingerprint
+
+    assert roles["half1"]["sha256"] == sha256_file(DEMO / "demo_half_map_1.mrc.gz")
+    assert prov["code_fingerprint"] == package_fingerprint()
+    assert prov["parameters"]["fdr_mode"] == "per-wavelength"
+    assert "prepare" in prov["benchmarks"] and "fdr" in prov["benchmarks"]
+    assert all(v["seconds"] is not None for v in prov["benchmarks"].values())
+
+
+def test_snakemake_report_is_written(full_demo: tuple[Path, float]) -> None:
+    work, _ = full_demo
+    proc = run_snakemake(work, "--report", "report.html")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    html = (work / "report.html").read_text(errors="replace")
+    assert len(html) > 100_000
+    assert "local_resolution" in html
+
+
+def test_changing_a_parameter_reruns_only_what_depends_on_it(reduced_demo: Path) -> None:
+    proc = run_snakemake(reduced_demo, "-n", "--config", "outside=nan")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    jobs = proc.stdout.split("Job stats:")[1].split("Reasons:")[0]
+    assert "fdr" in jobs and "dataset_report" in jobs
+    assert "lrs_pass" not in jobs and "prepare" not in jobs
+
+
+# ---- reliability ---------------------------------------------------------------------------
+
+
+def test_killed_run_resumes_without_recomputing_finished_passes(
+    reduced_demo: Path, tmp_path: Path
+) -> None:
+    work = copy_workflow(tmp_path)
+    write_config(work, REDUCED)
+    proc = subprocess.Popen(
+        snakemake_cmd(cores=1),
+        cwd=work,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while not pass_files(work, "demo") and time.monotonic() < deadline:
+            assert proc.poll() is None, "the run ended before any pass was written"
+            time.sleep(0.05)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    done = {p: p.stat().st_mtime_ns for p in pass_files(work, "demo")}
+    assert done, "no pass finished before the deadline"
+    assert not local_map(work).exists()
+    assert run_snakemake(work, "--unlock").returncode == 0
+    resumed = run_snakemake(work, "--rerun-incomplete")
+    assert resumed.returncode == 0, resumed.stdout[-6000:]
+    for path, mtime in done.items():
+        assert path.stat().st_mtime_ns == mtime, f"{path.name} was recomputed"
+    assert local_map(work).read_bytes() == local_map(reduced_demo).read_bytes()
+
+
+# ---- EMDB through the workflow -------------------------------------------------------------
+
+
+def test_emdb_entry_is_fetched_and_gives_the_same_map_as_local_files(
+    reduced_demo: Path, tmp_path: Path
+) -> None:
+    work = copy_workflow(tmp_path, with_demo=False)
+    halves = {f"half{i}": (DEMO / f"demo_half_map_{i}.mrc.gz").read_bytes() for i in (1, 2)}
+    with MirrorServer() as server:
+        header = header_xml(
+            "11638", "Demo served as EMDB", 1.640625, 3.5, half_maps=True, mask=True
+        )
+        mask = gzip.decompress((DEMO / "demo_mask.mrc.gz").read_bytes())
+        add_entry(server, "11638", {**halves, "map": halves["half1"], "mask": mask}, header)
+        add_entry(
+            server,
+            "5168",
+            {"map": halves["half1"]},
+            header_xml("5168", "No halves", 1.640625, 6.6, half_maps=False),
+            fsc=None,
+        )
+        cfg = {
+            **REDUCED,
+            "emdb_base_url": server.base_url,
+            "download": {"timeout_s": 5, "retries": 1, "backoff_s": 0},
+            "datasets": {"fetched": {"emdb": "EMD-11638", "deposited_mask": True}},
+        }
+        write_config(work, cfg)
+        proc = run_snakemake(work)
+        assert proc.returncode == 0, proc.stdout[-6000:]
+        meta = json.loads((work / "resources/fetched/meta.json").read_text())
+        assert meta["emdb_id"] == "EMD-11638" and meta["mode"] == "split"
+        assert meta["author_resolution_A"] == 3.5 and meta["title"] == "Demo served as EMDB"
+        assert local_map(work, "fetched").read_bytes() == local_map(reduced_demo).read_bytes()
+        assert (work / "reports/fetched/index.html").is_file()
+
+        write_config(work, {"datasets": {"nohalves": {"emdb": "EMD-5168"}}})
+        proc = run_snakemake(work)
+        assert proc.returncode != 0
+        log = (work / "logs/nohalves/fetch.log").read_text()
+        assert "EMD-5168: the entry has no deposited half maps" in log
+        assert "allow_single_map: true" in log
+        assert not (work / "results" / "nohalves").exists()
+
+
+# ---- helpers -------------------------------------------------------------------------------
+
+
+def test_package_fingerprint_changes_with_any_source_edit_only(tmp_path: Path) -> None:
+    from resmap_core.workflow_support import package_fingerprint
+
+    copy = tmp_path / "resmap_core"
+    shutil.copytree(REPO / "resmap_core", copy, ignore=shutil.ignore_patterns("__pycache__"))
+    original = package_fingerprint(copy)
+    assert original == package_fingerprint(REPO / "resmap_core")
+    (copy / "__pycache__").mkdir()
+    (copy / "__pycache__" / "x.py").write_text("ignored")
+    (copy / "notes.txt").write_text("not code")
+    assert package_fingerprint(copy) == original
+    scan = copy / "atomic.py"
+    scan.write_text(scan.read_text() + "\n# edit\n")
+    assert package_fingerprint(copy) != original
+
+
+def test_pass_resources_grow_with_the_box_and_shrink_with_threads() -> None:
+    from resmap_core.workflow_support import pass_resources
+
+    small, large = pass_resources([64, 64, 64]), pass_resources([400, 400, 400])
+    assert large["mem_mb"] > small["mem_mb"] >= 400
+    # 48 float64 copies of a 400^3 box: 24.6 GB, plus the interpreter.
+    assert large["mem_mb"] == 400 + int(np.ceil(400**3 * 8 * 48 / 2**20))
+    assert pass_resources([400, 400, 400], threads=4)["runtime"] < large["runtime"]
+    assert pass_resources(None)["mem_mb"] == pass_resources([256, 256, 256])["mem_mb"]
+
+
+def test_benchmark_files_are_read_into_seconds_and_memory(tmp_path: Path) -> None:
+    from resmap_core.workflow_support import read_benchmarks
+
+    (tmp_path / "fdr.tsv").write_text(
+        "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+        "1.2345\t0:00:01\t110.5\t300\t90\t95\t0\t1\t50\t0.6\n"
+    )
+    (tmp_path / "prepare.tsv").write_text("s\tmax_rss\n2.0\tNA\n")
+    assert read_benchmarks(tmp_path) == {
+        "fdr": {"seconds": 1.2345, "max_rss_MB": 110.5},
+        "prepare": {"seconds": 2.0, "max_rss_MB": None},
+    }
+
+
+# ---- configuration -------------------------------------------------------------------------
+
+
+@pytest.fixture()
+def bare(tmp_path: Path) -> Path:
+    return copy_workflow(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("override", "named"),
+    [
+        ({"p_valu": 0.05}, "p_valu"),
+        ({"p_value": 2}, "2 is greater than the maximum of 0.5"),
+        ({"fdr_mode": "both"}, "'both' is not one of"),
+        ({"fsc": {"box": 20, "cutoff": 0.3}}, "0.3 is not one of"),
+        ({"datasets": {"d": {"half1": "a.mrc", "half2": "b.mrc", "pvalue": 0.1}}}, "pvalue"),
+        ({"datasets": {"d": {"emdb": "EMD-1", "half1": "a", "half2": "b"}}}, "datasets"),
+        ({"datasets": {"d": {"emdb": "11638"}}}, "does not match"),
+        ({"datasets": {"bad name": {"map": "m.mrc"}}}, "bad name"),
+    ],
+)
+def test_invalid_config_stops_before_any_job_naming_the_problem(
+    bare: Path, override: dict, named: str
+) -> None:
+    write_config(bare, override)
+    proc = run_snakemake(bare, "-n")
+    assert proc.returncode != 0
+    assert named in proc.stdout, proc.stdout[-3000:]
+    assert not (bare / "results").exists() and not (bare / "resources").exists()
+
+
+def test_shipped_sheet_and_emdb_example_are_valid(bare: Path) -> None:
+    proc = run_snakemake(bare, "-n", "--config", "sheet=config/datasets.tsv")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "Fetching EMD-11638 for dataset EMD-11638" in proc.stdout
+    proc = run_snakemake(bare, "-n", "--configfile", "config/emdb_example.yaml")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "Fetching EMD-10418" in proc.stdout and "dataset demo" not in proc.stdout
+
+
+def test_dataset_sheet_adds_datasets_and_is_validated(bare: Path) -> None:
+    sheet = bare / "config" / "more.tsv"
+    sheet.write_text(
+        "dataset\thalf1\thalf2\tp_value\tfdr_mode\n"
+        "again\tdemo/demo_half_map_1.mrc.gz\tdemo/demo_half_map_2.mrc.gz\t0.01\tglobal\n"
+    )
+    write_config(bare, {"sheet": "config/more.tsv"})
+    proc = run_snakemake(bare, "-n")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "Preparing the maps of dataset again" in proc.stdout
+    assert "Preparing the maps of dataset demo" in proc.stdout
+    sheet.write_text("dataset\thalf1\thalf2\tp_value\nx\ta\tb\tzero\n")
+    proc = run_snakemake(bare, "-n")
+    assert proc.returncode != 0
+    assert "column 'p_value' must be a number" in proc.stdout
+    sheet.write_text("dataset\thalf1\thalf2\tcolour\nx\ta\tb\tred\n")
+    proc = run_snakemake(bare, "-n")
+    assert proc.returncode != 0 and "unknown column(s) colour" in proc.stdout
+
+
+def test_local_maps_on_different_grids_are_refused_by_locate(bare: Path, tmp_path: Path) -> None:
+    from resmap_core.mrc import MapGeometry, write_map
+
+    for name, n in (("a.mrc", 16), ("b.mrc", 18)):
+        write_map(
+            bare / name,
+            np.zeros((n, n, n), np.float32) + 1,
+            MapGeometry((n, n, n), (1.0, 1.0, 1.0)),
+        )
+    write_config(bare, {"datasets": {"mixed": {"half1": "a.mrc", "half2": "b.mrc"}}})
+    proc = run_snakemake(bare, "resources/mixed/meta.json")
+    assert proc.returncode != 0
+    log = (bare / "logs/mixed/locate.log").read_text()
+    assert "all maps must share one grid" in log
+
+
+def test_workflow_lints_clean_and_is_formatted(bare: Path) -> None:
+    proc = run_snakemake(bare, "--lint")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    if shutil.which("snakefmt") is None:
+        pytest.skip("snakefmt is not installed")
+    fmt = subprocess.run(
+        ["snakefmt", "--check", "Snakefile", "workflow/"], cwd=bare, capture_output=True, text=True
+    )
+    assert fmt.returncode == 0, fmt.stderr

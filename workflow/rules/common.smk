@@ -1,0 +1,402 @@
+"""Configuration, the dataset sheet, and the input functions every stage uses.
+
+This is the only Python in the workflow: it validates config/config.yaml and the optional
+dataset sheet against workflow/schemas/, merges global and per-dataset parameters, and tells
+each rule which files and options belong to a dataset.
+"""
+
+import json
+import os
+import re
+
+import pandas as pd
+import yaml
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+from resmap_core.workflow_support import package_fingerprint, pass_resources, read_shape
+
+# Parameters a dataset may override, and their values when neither it nor the config sets them.
+DEFAULTS = {
+    "p_value": 0.05,
+    "min_res": None,
+    "max_res": None,
+    "step_res": 1.0,
+    "prewhiten": True,
+    "lowpass_check": True,
+    "kernel": "paper",
+    "fdr_mode": "per-wavelength",
+    "outside": "100",
+    "allow_single_map": False,
+    "wfsc": True,
+    "fsc": {"box": 20, "step": None, "cutoff": 0.5},
+}
+SHEET_SCHEMA = "../schemas/datasets.schema.yaml"
+DATASET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def _sheet_value(column, text, kind, where):
+    """Convert one sheet cell (a string) to the type the schema asks for."""
+    try:
+        if kind == "number":
+            return float(text)
+        if kind == "boolean":
+            lowered = text.strip().lower()
+            if lowered in ("true", "yes", "1"):
+                return True
+            if lowered in ("false", "no", "0"):
+                return False
+            raise ValueError(text)
+    except ValueError:
+        raise WorkflowError(
+            f"{where}: column {column!r} must be a {kind}, got {text!r}."
+        ) from None
+    return text
+
+
+def read_sheet(path):
+    """Datasets from a tab-separated sheet, one row per dataset (empty cells are unset)."""
+    with open(workflow.source_path(SHEET_SCHEMA)) as fh:
+        columns = yaml.safe_load(fh)["properties"]
+    table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, comment="#")
+    unknown = [c for c in table.columns if c not in columns]
+    if unknown:
+        raise WorkflowError(
+            f"{path}: unknown column(s) {', '.join(unknown)}; allowed: {', '.join(columns)}."
+        )
+    records = []
+    for i, row in enumerate(table.to_dict("records"), start=2):
+        where = f"{path} line {i}"
+        record = {
+            k: _sheet_value(k, v.strip(), columns[k].get("type", "string"), where)
+            for k, v in row.items()
+            if v.strip() != ""
+        }
+        records.append(record)
+    frame = pd.DataFrame(records)
+    validate(frame, schema=SHEET_SCHEMA)
+    datasets = {}
+    for record in records:
+        name = record.pop("dataset")
+        if name in datasets:
+            raise WorkflowError(f"{path}: dataset {name!r} is listed twice.")
+        datasets[name] = record
+    return datasets
+
+
+def normalise_outside(section):
+    """Accept ``outside`` as a number from ``--config outside=0|100|nan``: store it as text."""
+    value = section.get("outside") if isinstance(section, dict) else None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        section["outside"] = "nan" if value != value else f"{value:g}"
+
+
+def load_datasets(cfg):
+    """Validate the config, merge the sheet into it, validate again; return the datasets."""
+    normalise_outside(cfg)
+    for entry in (cfg.get("datasets") or {}).values():
+        normalise_outside(entry)
+    validate(cfg, schema="../schemas/config.schema.yaml", set_default=False)
+    datasets = dict(cfg.get("datasets") or {})
+    if cfg.get("sheet"):
+        for name, record in read_sheet(cfg["sheet"]).items():
+            if name in datasets:
+                raise WorkflowError(
+                    f"dataset {name!r} is defined both in the config and in {cfg['sheet']}."
+                )
+            datasets[name] = record
+        validate({"datasets": datasets}, schema="../schemas/config.schema.yaml")
+    chosen = cfg.get("run_datasets")
+    if chosen is not None:
+        unknown = sorted(set(chosen) - set(datasets))
+        if unknown:
+            raise WorkflowError(
+                f"run_datasets names unknown dataset(s) {', '.join(unknown)}; "
+                f"defined: {', '.join(sorted(datasets))}."
+            )
+        datasets = {name: datasets[name] for name in chosen}
+    if not datasets:
+        raise WorkflowError("the config lists no datasets; add one under 'datasets:'.")
+    return datasets
+
+
+DATASETS = load_datasets(config)
+EMDB_DATASETS = sorted(k for k, v in DATASETS.items() if "emdb" in v)
+LOCAL_DATASETS = sorted(k for k, v in DATASETS.items() if "emdb" not in v)
+CODE = package_fingerprint()
+
+
+def names_regex(names):
+    """A wildcard constraint matching exactly ``names`` (and nothing when it is empty)."""
+    return "|".join(re.escape(n) for n in names) if names else "(?!x)x"
+
+
+def setting(dataset, key):
+    """A parameter for ``dataset``: its own value, else the config's, else the default."""
+    own = DATASETS[dataset]
+    if key == "fsc":
+        return {**DEFAULTS["fsc"], **config.get("fsc", {}), **own.get("fsc", {})}
+    if key in own:
+        return own[key]
+    return config.get(key, DEFAULTS[key])
+
+
+def dataset_parameters(dataset):
+    """Every analysis parameter of ``dataset`` (for provenance and reruns)."""
+    return {key: setting(dataset, key) for key in DEFAULTS}
+
+
+# ---- fetch / locate --------------------------------------------------------------------------
+
+
+def meta_path(wildcards):
+    """resources/{dataset}/meta.json, produced by fetch_emdb (a checkpoint) or locate_local."""
+    if wildcards.dataset in EMDB_DATASETS:
+        return checkpoints.fetch_emdb.get(dataset=wildcards.dataset).output.meta
+    return f"resources/{wildcards.dataset}/meta.json"
+
+
+def dataset_files(wildcards):
+    """{role: path} of the dataset's input files (half1, half2, map, mask) as located."""
+    if wildcards.dataset in EMDB_DATASETS:
+        with open(meta_path(wildcards)) as fh:
+            files = json.load(fh)["files"]
+        return {role: entry["path"] for role, entry in files.items()}
+    own = DATASETS[wildcards.dataset]
+    return {
+        role: own[role] for role in ("half1", "half2", "map", "mask") if role in own
+    }
+
+
+def is_split(wildcards):
+    """True when the dataset has two half maps (gold-standard mode)."""
+    return "half1" in dataset_files(wildcards)
+
+
+def local_inputs(wildcards):
+    """Named input files of locate_local."""
+    return dataset_files(wildcards)
+
+
+def locate_options(wildcards, input):
+    """Command-line options of ``resmap locate`` for the files present."""
+    options = [
+        f"--{role} {getattr(input, role)}"
+        for role in ("half1", "half2", "map", "mask")
+        if role in input.keys()
+    ]
+    voxel = DATASETS[wildcards.dataset].get("voxel_size")
+    if voxel:
+        options.append(f"--voxel-size {voxel}")
+    return " ".join(options)
+
+
+def emdb_accession(wildcards):
+    """The EMDB accession of an emdb dataset."""
+    return DATASETS[wildcards.dataset]["emdb"]
+
+
+def fetch_options(wildcards):
+    """Command-line options of ``resmap fetch`` from the config."""
+    own = DATASETS[wildcards.dataset]
+    download = config.get("download", {})
+    options = [
+        f"--base-url {config.get('emdb_base_url', 'https://ftp.ebi.ac.uk/pub/databases/emdb')}",
+        f"--timeout {download.get('timeout_s', 60)}",
+        f"--retries {download.get('retries', 4)}",
+        f"--backoff {download.get('backoff_s', 2)}",
+    ]
+    if setting(wildcards.dataset, "allow_single_map"):
+        options.append("--allow-single-map")
+    if own.get("deposited_mask"):
+        options.append("--deposited-mask")
+    if own.get("voxel_size"):
+        options.append(f"--voxel-size {own['voxel_size']}")
+    return " ".join(options)
+
+
+# ---- prepare / passes / fdr ----------------------------------------------------------------
+
+
+def prepare_inputs(wildcards):
+    """Maps (two halves, or one map), the optional mask, and meta.json (so locate runs first)."""
+    files = dataset_files(wildcards)
+    maps = [files["half1"], files["half2"]] if "half1" in files else [files["map"]]
+    inputs = {"maps": maps, "meta": meta_path(wildcards)}
+    if "mask" in files:
+        inputs["mask"] = files["mask"]
+    return inputs
+
+
+def prepare_options(wildcards, input):
+    """Command-line options of ``resmap prepare``."""
+    ds = wildcards.dataset
+    options = [
+        f"--p-value {setting(ds, 'p_value')}",
+        f"--step-res {setting(ds, 'step_res')}",
+        f"--kernel {setting(ds, 'kernel')}",
+    ]
+    for key, flag in (("min_res", "--min-res"), ("max_res", "--max-res")):
+        if setting(ds, key) is not None:
+            options.append(f"{flag} {setting(ds, key)}")
+    if not setting(ds, "prewhiten"):
+        options.append("--no-prewhiten")
+    if not setting(ds, "lowpass_check"):
+        options.append("--no-lowpass-check")
+    if "mask" in input.keys():
+        options.append(f"--mask {input.mask}")
+    voxel = DATASETS[ds].get("voxel_size")
+    if voxel:
+        options.append(f"--voxel-size {voxel}")
+    return " ".join(options)
+
+
+def wavelengths_of(wildcards):
+    """The wavelength grid (Å, exact decimal strings) written by the wavelengths checkpoint."""
+    grid_json = checkpoints.wavelengths.get(dataset=wildcards.dataset).output.grid
+    with open(grid_json) as fh:
+        return [repr(float(w)) for w in json.load(fh)["wavelengths_A"]]
+
+
+def pass_files(wildcards):
+    """One statistic file per wavelength of the dataset's grid."""
+    return expand(
+        "results/{dataset}/passes/lambda_{wavelength}A.npz",
+        dataset=wildcards.dataset,
+        wavelength=wavelengths_of(wildcards),
+    )
+
+
+def pass_mem_mb(wildcards, threads, attempt):
+    """Memory of one pass from the box size (meta.json exists once the grid is known)."""
+    shape = read_shape(f"resources/{wildcards.dataset}/meta.json")
+    return pass_resources(shape, threads)["mem_mb"] * attempt
+
+
+def pass_runtime(wildcards, threads, attempt):
+    """Run time (minutes) of one pass from the box size."""
+    shape = read_shape(f"resources/{wildcards.dataset}/meta.json")
+    return pass_resources(shape, threads)["runtime"] * attempt
+
+
+def fdr_options(wildcards):
+    """Command-line options of ``resmap fdr``."""
+    ds = wildcards.dataset
+    return (
+        f"--fdr-mode {setting(ds, 'fdr_mode')} --outside {setting(ds, 'outside')} "
+        f"--p-value {setting(ds, 'p_value')}"
+    )
+
+
+# ---- FSC / report --------------------------------------------------------------------------
+
+
+def half_maps(wildcards):
+    """The two half maps (only called for split-mode datasets)."""
+    files = dataset_files(wildcards)
+    return {"half1": files["half1"], "half2": files["half2"]}
+
+
+def voxel_option(wildcards):
+    """``--voxel-size A`` when the dataset overrides the header's voxel size, else nothing."""
+    voxel = DATASETS[wildcards.dataset].get("voxel_size")
+    return f"--voxel-size {voxel}" if voxel else ""
+
+
+def wfsc_options(wildcards):
+    """Command-line options of ``resmap wfsc``."""
+    fsc = setting(wildcards.dataset, "fsc")
+    options = [
+        f"--box {fsc['box']}",
+        f"--cutoff {fsc['cutoff']}",
+        voxel_option(wildcards),
+    ]
+    if fsc.get("step"):
+        options.append(f"--step {fsc['step']}")
+    return " ".join(options)
+
+
+def wants_wfsc(wildcards):
+    """Windowed FSC runs for split-mode datasets that did not switch it off."""
+    return is_split(wildcards) and setting(wildcards.dataset, "wfsc")
+
+
+def final_outputs(wildcards):
+    """Everything a dataset's report summarises (split mode adds FSC and windowed FSC)."""
+    ds = wildcards.dataset
+    outputs = {
+        "local": f"results/{ds}/local_resolution.mrc",
+        "summary": f"results/{ds}/local_resolution.json",
+        "mask": f"results/{ds}/mask.mrc",
+        "grid": f"results/{ds}/wavelengths.json",
+        "meta": meta_path(wildcards),
+    }
+    if is_split(wildcards):
+        outputs["fsc"] = f"results/{ds}/fsc.json"
+    if wants_wfsc(wildcards):
+        outputs["wfsc"] = f"results/{ds}/wfsc.mrc"
+    return outputs
+
+
+def report_inputs(wildcards):
+    """Named inputs of the dataset report: final outputs, the display map, provenance."""
+    files = dataset_files(wildcards)
+    inputs = final_outputs(wildcards)
+    inputs["map"] = files.get("map", files.get("half1"))
+    inputs["provenance"] = f"results/{wildcards.dataset}/provenance.json"
+    if wildcards.dataset in EMDB_DATASETS:
+        with open(meta_path(wildcards)) as fh:
+            deposited = json.load(fh)["deposited_fsc"]
+        if deposited:
+            inputs["deposited_fsc"] = deposited
+    return inputs
+
+
+def report_options(wildcards, input):
+    """``resmap report`` arguments for the inputs this dataset has.
+
+    Built here rather than in the shell string because, before an EMDB entry is fetched, the
+    dry run formats the command with the checkpoint's placeholder inputs only.
+    """
+    flags = {
+        "map": "--map",
+        "local": "--local",
+        "mask": "--mask",
+        "meta": "--meta",
+        "provenance": "--provenance",
+        "fsc": "--fsc",
+        "wfsc": "--wfsc",
+        "deposited_fsc": "--deposited-fsc",
+    }
+    return " ".join(
+        f"{flag} {getattr(input, key)}"
+        for key, flag in flags.items()
+        if key in input.keys()
+    )
+
+
+def half_map_args(wildcards, input):
+    """The two half maps as positional arguments (empty before an EMDB entry is fetched)."""
+    return " ".join(
+        str(getattr(input, key)) for key in ("half1", "half2") if key in input.keys()
+    )
+
+
+def map_args(wildcards, input):
+    """The maps ``resmap prepare`` reads (empty before an EMDB entry is fetched)."""
+    return " ".join(input.maps) if "maps" in input.keys() else ""
+
+
+def provenance_parameters(wildcards):
+    """Every analysis parameter of the dataset, for the provenance record."""
+    return dataset_parameters(wildcards.dataset)
+
+
+def benchmarks_dir(wildcards):
+    """Folder of the dataset's per-rule benchmark files (run time, memory)."""
+    return f"results/{wildcards.dataset}/benchmarks"
+
+
+def report_folders(wildcards, input):
+    """The folder of each dataset report, for the index page."""
+    return [os.path.dirname(path) for path in input.reports]

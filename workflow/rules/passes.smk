@@ -1,0 +1,26 @@
+# One job per wavelength: the likelihood-ratio statistic at every masked voxel, the noise
+# variance and the null-distribution weights at that wavelength.
+rule lrs_pass:
+    input:
+        prepared=rules.prepare.output.prepared,
+    output:
+        lrs="results/{dataset}/passes/lambda_{wavelength}A.npz",
+    log:
+        "logs/{dataset}/passes/lambda_{wavelength}A.log",
+    benchmark:
+        "results/{dataset}/benchmarks/pass_lambda_{wavelength}A.tsv"
+    wildcard_constraints:
+        wavelength=r"[0-9]+(\.[0-9]+)?",
+    conda:
+        "../envs/resmap.yaml"
+    threads: 1
+    resources:
+        mem_mb=pass_mem_mb,
+        runtime=pass_runtime,
+    params:
+        code=CODE,
+    message:
+        "Testing wavelength {wildcards.wavelength} Å for dataset {wildcards.dataset}"
+    shell:
+        "resmap pass {input.prepared} --wavelength {wildcards.wavelength} --threads {threads} "
+        "--out {output.lrs} 2> {log}"

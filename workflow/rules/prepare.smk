@@ -1,0 +1,42 @@
+# Normalise the maps, build or read the mask, check for low-pass filtering, pre-whiten, and
+# keep the half-map difference (noise) map: everything the per-wavelength passes need.
+rule prepare:
+    input:
+        unpack(prepare_inputs),
+    output:
+        prepared="results/{dataset}/prepared.npz",
+        mask="results/{dataset}/mask.mrc",
+    log:
+        "logs/{dataset}/prepare.log",
+    benchmark:
+        "results/{dataset}/benchmarks/prepare.tsv"
+    conda:
+        "../envs/resmap.yaml"
+    threads: 2
+    params:
+        maps=map_args,
+        options=prepare_options,
+        code=CODE,
+    message:
+        "Preparing the maps of dataset {wildcards.dataset}"
+    shell:
+        "resmap prepare {params.maps} {params.options} --threads {threads} "
+        "--out {output.prepared} --mask-out {output.mask} 2> {log}"
+
+
+# The data-dependent wavelength grid; the passes are created from it.
+checkpoint wavelengths:
+    input:
+        prepared=rules.prepare.output.prepared,
+    output:
+        grid="results/{dataset}/wavelengths.json",
+    log:
+        "logs/{dataset}/wavelengths.log",
+    conda:
+        "../envs/resmap.yaml"
+    params:
+        code=CODE,
+    message:
+        "Choosing the wavelength grid of dataset {wildcards.dataset}"
+    shell:
+        "resmap wavelengths {input.prepared} --out {output.grid} 2> {log}"
