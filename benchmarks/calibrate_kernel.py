@@ -1,11 +1,12 @@
 """Calibration of the window kernel on phantoms with known band limits.
 
 For each band limit d (Å) a sphere of random density band-limited at exactly 1/d Å⁻¹ gets
-independent white noise per half map, scaled so that the spectral SNR of the half-map average is
-``--snr`` in every shell up to 1/d (FSC = snr/(1+snr) there, 0 beyond: a map "resolved to d"); `resmap local` (split mode) runs with both kernels and
-the median local resolution inside the sphere (away from its edge) is printed. The kernel whose
-medians sit closest to the true band limits (from above, on the 1-Å grid) is the better default.
-Also prints the two-zone phantom of the 2014 measurements (3-Å core, 6-Å shell).
+independent white noise per half map, scaled so that the spectral SNR of the half-map average
+is ``--snr`` in every shell up to 1/d (FSC = snr/(1+snr) there, 0 beyond: a map "resolved to
+d"). `resmap local` (split mode) runs with both kernels and the median local resolution inside
+the sphere (away from its edge) is printed. The kernel whose medians sit closest to the true
+band limits (from above, on the 1-Å grid) is the better default. Also prints the two-zone
+phantom of the 2014 measurements (3-Å core, 6-Å shell).
 
     python benchmarks/calibrate_kernel.py [--box 72] [--snr 1.0]
 """

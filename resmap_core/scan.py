@@ -123,6 +123,25 @@ class Prepared:
     params: Params
     record: dict = field(default_factory=dict)
     _fingerprint: str | None = field(default=None, repr=False, compare=False)
+    _distance_to_mask: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    def noise_region_at(self, radius_vox: tuple[int, ...]) -> np.ndarray:
+        """Where σ² blocks may lie for a window of half-width ``radius_vox``.
+
+        Single mode: the background region as prepared. Split mode: the particle mask grown by
+        the window half-width, inside the box's inscribed ellipsoid, so that blocks straddle
+        the particle instead of having to fit wholly inside a tight, convoluted mask (ResMap 1.1
+        crashed there, B9); the difference map's noise is the same in and around the particle.
+        """
+        if self.mode != "split":
+            return self.noise_region
+        if self._distance_to_mask is None:
+            # taxicab distance = what repeated 6-connected dilations would grow
+            self._distance_to_mask = ndimage.distance_transform_cdt(
+                ~self.noise_region, metric="taxicab"
+            )
+        grown = self._distance_to_mask <= max(radius_vox)
+        return grown & _inscribed_ellipsoid(self.noise_region.shape)
 
     @property
     def noise_source(self) -> np.ndarray:
@@ -393,11 +412,12 @@ def wavelength_grid(prep: Prepared) -> list[float]:
             break
         radius = window_radius_vox(lam, spacing)
         edges = tuple(2 * r + 1 for r in radius)
-        blocks = len(block_starts(prep.noise_region, edges))  # type: ignore[arg-type]
+        region = prep.noise_region_at(radius)
+        blocks = len(block_starts(region, edges))  # type: ignore[arg-type]
         if blocks < MIN_BLOCKS:
             if not grid:
                 where = (
-                    "inside the mask of the difference map"
+                    "within the window half-width of the mask, on the difference map"
                     if prep.mode == "split"
                     else ("in the background (inside the box's inscribed sphere, outside the mask)")
                 )
@@ -426,7 +446,7 @@ def compute_pass(prep: Prepared, wavelength_A: float, threads: int | None = None
     """LRS at every mask voxel for one wavelength (independent of every other pass)."""
     start = time.perf_counter()
     model = local_model(wavelength_A, prep.spacing_zyx_A, prep.params.kernel)
-    est = estimate_sigma2(prep.noise_source, prep.noise_region, model)
+    est = estimate_sigma2(prep.noise_source, prep.noise_region_at(model.radius_vox), model)
     if est.blocks < MIN_BLOCKS or not est.sigma2 > 0:
         lrs = np.full(int(prep.mask.sum()), np.nan)
     else:

@@ -139,17 +139,25 @@ def _box_spectra(
     taper: np.ndarray,
     threads: int | None,
 ) -> np.ndarray:
-    """Full rfftn of the tapered boxes starting at ``planes``/``columns`` of a tile's ``hxy``.
+    """Spectra of the tapered boxes starting at ``planes``/``columns`` of a tile's ``hxy``.
 
-    Returns real (box · box · (box//2 + 1), 2n): (re, im) per box, rows in rfftn (kz, ky, kx)
-    order.
+    Returns real (box · (box//2 + 1) · box, 2n): (re, im) per box, rows in (ky, kx, kz) order
+    (see :func:`_zlast_shells`).
     """
-    box = hxy.shape[0]
-    view = np.moveaxis(sliding_window_view(hxy, box, axis=2), 4, 0)  # (rz, ky, kx, z, j)
-    spectra = view[..., planes, columns]
-    np.multiply(spectra, taper[:, None, None, None], out=spectra)
-    spectra = sfft.fft(spectra, axis=0, workers=threads, overwrite_x=True)
+    box, half, n_planes, n_columns = hxy.shape
+    flat = hxy.reshape(box, half, n_planes * n_columns)
+    start = planes * n_columns + columns
+    index = start[None, :] + (np.arange(box) * n_columns)[:, None]  # (rz, n)
+    spectra = np.take(flat, index, axis=2)  # (ky, kx, rz, n), C order
+    np.multiply(spectra, taper[:, None], out=spectra)
+    spectra = sfft.fft(spectra, axis=2, workers=threads, overwrite_x=True)
     return spectra.reshape(-1, len(planes)).view(taper.dtype)
+
+
+def _zlast_shells(shells: BoxShells, box: int) -> sparse.csr_matrix:
+    """``shells.matrix`` with its columns in (ky, kx, kz) order instead of rfftn's (kz, ky, kx)."""
+    order = np.arange(box * box * (box // 2 + 1)).reshape(box, box, box // 2 + 1)
+    return shells.matrix[:, order.transpose(1, 2, 0).ravel()].tocsr()
 
 
 def local_fsc_curves(
@@ -173,6 +181,7 @@ def local_fsc_curves(
     points. ``dtype`` is the FFT precision (float32 by default; float64 for reference).
     """
     shells = box_shells(box, spacing_zyx_A, dtype)
+    matrix = _zlast_shells(shells, box)
     taper = _taper(box, dtype)
     maps = [_padded(half, box, dtype) for half in (half1, half2)]
     points = np.asarray(points, dtype=np.int64).reshape(-1, 3)
@@ -191,7 +200,7 @@ def local_fsc_curves(
             b = _box_spectra(hxy2, planes[sel], columns[sel], taper, threads)
             # Rows: coefficients; columns: (re, im) of each box. Shell sums of re·re' and
             # im·im' are summed per box afterwards, which gives Σ Re(F1 F2*) and Σ |F|².
-            sums = [shells.matrix @ (x * y) for x, y in ((a, b), (a, a), (b, b))]
+            sums = [matrix @ (x * y) for x, y in ((a, b), (a, a), (b, b))]
             cross, p1, p2 = (s[:, 0::2].astype(np.float64) + s[:, 1::2] for s in sums)
             with np.errstate(invalid="ignore", divide="ignore"):
                 out[tile[sel]] = (cross / np.sqrt(p1 * p2)).T
