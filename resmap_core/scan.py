@@ -222,11 +222,12 @@ def prepare_inputs(
         )
     mode = "split" if len(maps) == 2 else "single"
     if mode == "split":
-        # in place, so that large boxes hold no extra float64 copies of the halves
-        signal = maps[0].data.astype(np.float64)
+        # float32 and in place: large boxes hold no extra copies (every later step that needs
+        # double precision works in slabs or on spectra)
+        signal = maps[0].data.astype(np.float32)
         signal += maps[1].data
         signal *= 0.5
-        noise: np.ndarray | None = maps[0].data.astype(np.float64)
+        noise: np.ndarray | None = maps[0].data.astype(np.float32)
         noise -= maps[1].data
         noise *= 0.5
         if not np.any(noise):
@@ -235,8 +236,8 @@ def prepare_inputs(
                 "give independent half maps or run on one map (single mode)."
             )
     else:
-        signal = maps[0].data.astype(np.float64)
-        signal = signal - signal.mean()
+        signal = maps[0].data.astype(np.float32)
+        signal -= np.float32(signal.mean(dtype=np.float64))
         noise = None
     if mask is None:
         input_mask = auto_mask(signal, spacing)
