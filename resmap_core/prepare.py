@@ -14,7 +14,7 @@ import scipy.fft as sfft
 from scipy import ndimage
 
 from resmap_core.errors import InputError
-from resmap_core.spectrum import Shells, frequency_magnitude, make_shells, rfft_weights
+from resmap_core.spectrum import Shells, make_shells, radial_gain, rfft_weights
 
 Spacing = tuple[float, float, float]
 
@@ -96,8 +96,7 @@ def _shell_power(
     halves time and memory on large boxes; the shell sums are accumulated in double.
     """
     ft = sfft.rfftn(np.asarray(volume, dtype=np.float32), workers=threads)
-    power = ft.real.astype(np.float64) ** 2 + ft.imag.astype(np.float64) ** 2
-    return shells.average(power)
+    return shells.average_power(ft)
 
 
 def noise_spectrum(
@@ -369,7 +368,7 @@ def _filter_volume(
     # halved time and memory.
     vol = np.asarray(data, dtype=np.float32)
     ft = sfft.rfftn(vol, workers=threads)
-    ft *= gain_fn(frequency_magnitude(vol.shape, spacing_zyx_A)).astype(np.float32)
+    radial_gain(ft, vol.shape, spacing_zyx_A, gain_fn)
     return sfft.irfftn(ft, vol.shape, workers=threads)
 
 

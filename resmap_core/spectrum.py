@@ -32,6 +32,23 @@ def frequency_magnitude(
     return np.sqrt(kz * kz + ky * ky + kx * kx)
 
 
+def radial_gain(
+    spectrum: np.ndarray,
+    shape: tuple[int, int, int],
+    spacing_zyx_A: tuple[float, float, float],
+    gain,
+    planes: int = 16,
+) -> None:
+    """Multiply an rfftn ``spectrum`` in place by ``gain(|k|)`` (|k| in Å⁻¹), plane by plane.
+
+    Works through ``planes`` z-planes at a time so that no full-size |k| array is formed.
+    """
+    kz, ky, kx = frequency_axes(shape, spacing_zyx_A)
+    for z0 in range(0, shape[0], planes):
+        k = np.sqrt(kz[z0 : z0 + planes] ** 2 + ky * ky + kx * kx)
+        spectrum[z0 : z0 + planes] *= gain(k).astype(spectrum.real.dtype)
+
+
 def rfft_weights(shape: tuple[int, int, int]) -> np.ndarray:
     """Multiplicity of each rfftn coefficient in the full spectrum, shape (1, 1, nx//2 + 1).
 
@@ -73,6 +90,30 @@ class Shells:
         den = self.sum(w)
         with np.errstate(invalid="ignore", divide="ignore"):
             return num / den
+
+    def average_power(self, spectrum: np.ndarray, planes: int = 16) -> np.ndarray:
+        """Mean of |F|² over each shell (full-spectrum weighting); NaN for empty shells.
+
+        Works through ``planes`` z-planes at a time, so no full-size float64 power array is
+        ever formed (large boxes).
+        """
+        w = rfft_weights((*self.index.shape[:2], self.nx))[0, 0]
+        num = np.zeros(self.count + 1)
+        den = np.zeros(self.count + 1)
+        for z0 in range(0, spectrum.shape[0], planes):
+            chunk = spectrum[z0 : z0 + planes]
+            power = chunk.real.astype(np.float64) ** 2
+            power += chunk.imag.astype(np.float64) ** 2
+            power *= w
+            index = self.index[z0 : z0 + planes].ravel()
+            num += np.bincount(index, weights=power.ravel(), minlength=self.count + 1)
+            den += np.bincount(
+                index,
+                weights=np.broadcast_to(w, chunk.shape).ravel(),
+                minlength=self.count + 1,
+            )
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return num[: self.count] / den[: self.count]
 
     def sum(self, values: np.ndarray) -> np.ndarray:
         """Plain sum of ``values`` (rfftn grid, real) over each shell."""

@@ -33,6 +33,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_scan_options(prep)
     prep.add_argument("--out", required=True, help="prepared data, PREP.npz")
     prep.add_argument("--mask-out", default=None, help="also write the mask used (input grid)")
+    prep.add_argument(
+        "--map-out",
+        default=None,
+        help="also write the map analysed, before whitening: the half-map average or the map",
+    )
     add_common(prep)
     prep.set_defaults(func=run_prepare)
 
@@ -70,6 +75,9 @@ def run_prepare(args: argparse.Namespace) -> int:
     prep = prepare_inputs(maps, mask, params, mask_path, args.threads, progress)
     if args.mask_out:
         write_map(args.mask_out, prep.input_mask.astype("float32"), maps[0].geometry, "mask")
+    if args.map_out:
+        average = sum(m.data for m in maps) / len(maps)
+        write_map(args.map_out, average, maps[0].geometry, "map analysed")
     save_prepared(args.out, prep)
     return 0
 

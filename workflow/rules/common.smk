@@ -339,10 +339,13 @@ def final_outputs(wildcards):
 
 
 def report_inputs(wildcards):
-    """Named inputs of the dataset report: final outputs, the display map, provenance."""
-    files = dataset_files(wildcards)
+    """Named inputs of the dataset report: final outputs, the display map, provenance.
+
+    The display map is the map analysed (the half-map average in split mode), as written by
+    the prepare rule.
+    """
     inputs = final_outputs(wildcards)
-    inputs["map"] = files.get("map", files.get("half1"))
+    inputs["map"] = f"results/{wildcards.dataset}/map.mrc"
     inputs["provenance"] = f"results/{wildcards.dataset}/provenance.json"
     if wildcards.dataset in EMDB_DATASETS:
         with open(meta_path(wildcards)) as fh:

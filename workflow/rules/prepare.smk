@@ -6,6 +6,7 @@ rule prepare:
     output:
         prepared="results/{dataset}/prepared.npz",
         mask="results/{dataset}/mask.mrc",
+        map="results/{dataset}/map.mrc",
     log:
         "logs/{dataset}/prepare.log",
     benchmark:
@@ -21,7 +22,7 @@ rule prepare:
         "Preparing the maps of dataset {wildcards.dataset}"
     shell:
         "resmap prepare {params.maps} {params.options} --threads {threads} "
-        "--out {output.prepared} --mask-out {output.mask} 2> {log}"
+        "--out {output.prepared} --mask-out {output.mask} --map-out {output.map} 2> {log}"
 
 
 # The data-dependent wavelength grid; the passes are created from it.
