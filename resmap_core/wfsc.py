@@ -1,4 +1,4 @@
-"""Windowed (local) FSC between half maps, blocres-style, batched through vectorised FFTs.
+"""Windowed (local) FSC between half maps, blocres-style, sharing work between neighbouring boxes.
 
 At each sampled voxel c a cube of ``box`` voxels is cut from both half maps (voxels
 c − box//2 … c + box − box//2 − 1 along each axis; zeros beyond the map edge), multiplied by a
@@ -8,12 +8,17 @@ the FSC first falls below the cutoff, interpolated linearly between shells (FSC 
 as 1); the box's Nyquist resolution when it never does. Voxels are sampled on the grid
 ``index % step == 0`` inside the mask; every other mask voxel takes the value of its nearest
 sampled voxel (Euclidean distance in Å; ties broken by the distance transform, deterministic).
-See docs/fsc.md.
+
+The taper and the DFT are separable, so the tapered DFT of a box is computed axis by axis: the
+windowed x-transform of a row (and then the windowed y-transform of those) is the same for every
+box that contains it. Boxes are grouped in tiles of centres; each tile computes its rows' x and y
+transforms once, and each box only adds its own z-transform. See docs/fsc.md.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,9 +33,12 @@ from .spectrum import frequency_magnitude, make_shells, rfft_weights
 DEFAULT_BOX = 20
 DEFAULT_STEP = 2
 DEFAULT_BATCH = 1024
-# Box centres per tile along z and y: the x/y transforms of a tile's rows are shared by its boxes.
-TILE_Z = 16
+# Box centres per tile along z, y, x: the x/y transforms of a tile's rows are shared by its boxes.
+TILE_Z = 32
 TILE_Y = 4
+TILE_X = 128
+# A plane of a tile whose boxes fill this fraction of its columns is computed whole (no gather).
+DENSE_FRACTION = 0.75
 CUTOFFS = (0.5, 0.143)
 
 
@@ -77,13 +85,23 @@ def sample_points(mask: np.ndarray, step: int) -> np.ndarray:
     return points if len(points) else np.argwhere(mask)
 
 
-def _padded(volume: np.ndarray, box: int, dtype: type) -> np.ndarray:
-    """``volume`` zero-padded by box//2 before and box − box//2 after on every axis.
+def _padded_region(
+    volume: np.ndarray, lo: np.ndarray, hi: np.ndarray, box: int, dtype: type
+) -> np.ndarray:
+    """Voxels lo − box//2 … hi − box//2 + box − 1 of ``volume`` (per axis, zeros beyond the map).
 
-    In padded coordinates the box around voxel c starts at c on every axis.
+    ``lo``/``hi`` are the smallest and largest box centres [z, y, x] (voxels); the box around
+    centre c starts at index c − lo on every axis of the result.
     """
-    before = box // 2
-    return np.pad(np.asarray(volume, dtype=dtype), ((before, box - before),) * 3)
+    start = lo - box // 2
+    stop = hi - box // 2 + box
+    out = np.zeros(tuple(stop - start), dtype=dtype)
+    inside = tuple(
+        slice(max(a, 0), min(b, n)) for a, b, n in zip(start, stop, volume.shape, strict=True)
+    )
+    dst = tuple(slice(s.start - a, s.stop - a) for s, a in zip(inside, start, strict=True))
+    out[dst] = volume[inside]
+    return out
 
 
 def _taper(box: int, dtype: type) -> np.ndarray:
@@ -92,26 +110,31 @@ def _taper(box: int, dtype: type) -> np.ndarray:
 
 
 def _tiles(points: np.ndarray) -> list[np.ndarray]:
-    """Rows of ``points`` grouped by tile (TILE_Z planes × TILE_Y rows of box centres), in order.
+    """Rows of ``points`` grouped by tile (TILE_Z × TILE_Y × TILE_X voxels of box centres).
 
-    Tiles are fixed by the point coordinates alone, so the work done for a box never depends on
-    the batch size, the thread count or which other points are asked for.
+    Tiles bound the memory of the shared x/y transforms whatever the map size. A box's
+    arithmetic does not depend on which tile or batch it is computed in.
     """
-    key = (points[:, 0] // TILE_Z) * (points[:, 1].max() // TILE_Y + 1) + points[:, 1] // TILE_Y
-    order = np.argsort(key, kind="stable")
-    bounds = np.flatnonzero(np.diff(key[order])) + 1
-    return np.split(order, bounds)
+    cell = points // np.array([TILE_Z, TILE_Y, TILE_X])
+    order = np.lexsort(cell.T[::-1])
+    change = np.any(np.diff(cell[order], axis=0) != 0, axis=1)
+    return np.split(order, np.flatnonzero(change) + 1)
 
 
 def _tile_xy_spectra(
-    padded: np.ndarray, tile: np.ndarray, box: int, taper: np.ndarray, threads: int | None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    padded: np.ndarray,
+    tile: np.ndarray,
+    box: int,
+    taper: np.ndarray,
+    pairs: np.ndarray,
+    threads: int | None,
+) -> tuple[np.ndarray, np.ndarray, int]:
     """x- and y-transforms of the tapered rows shared by the boxes of one tile.
 
-    ``tile`` is (n, 3) [z, y, x] box centres. Returns (H, column, z0): H is (box, box//2 + 1,
-    planes, rows · columns) complex, H[ky, kx, z, j] = Σ_{ry, rx} w(ry) w(rx) e^{−2πi (ky ry +
-    kx rx)/box} · padded[z0 + z, y_j + ry, x_j + rx] for every tile row y_j and column x_j
-    (voxels); ``column`` is each point's j.
+    ``tile`` is (n, 3) [z, y, x] box centres, ``pairs`` flat (ky, kx) indices to keep. Returns
+    (H, column, z0): H is (pairs, planes, rows · columns) complex, H[(ky, kx), z, j] =
+    Σ_{ry, rx} w(ry) w(rx) e^{−2πi (ky ry + kx rx)/box} · padded[z0 + z, y_j + ry, x_j + rx]
+    for every tile row y_j and column x_j (voxels); ``column`` is each point's j.
     """
     z0 = int(tile[:, 0].min())
     planes = int(tile[:, 0].max()) - z0 + box
@@ -128,36 +151,103 @@ def _tile_xy_spectra(
     cols = np.empty(windows.shape, dtype=hx.dtype)
     np.multiply(windows, taper[:, None, None, None, None], out=cols)
     hxy = sfft.fft(cols, axis=0, workers=threads, overwrite_x=True)
-    hxy = hxy.reshape(box, hxy.shape[1], planes, -1)
+    hxy = hxy.reshape(-1, planes, len(ys) * len(xs))[pairs]
     return hxy, y_of * len(xs) + x_of, z0
 
 
 def _box_spectra(
     hxy: np.ndarray,
-    planes: np.ndarray,
-    columns: np.ndarray,
+    plane: int,
+    columns: np.ndarray | slice,
     taper: np.ndarray,
     threads: int | None,
 ) -> np.ndarray:
-    """Spectra of the tapered boxes starting at ``planes``/``columns`` of a tile's ``hxy``.
+    """Spectra of the tapered boxes starting at ``plane`` and ``columns`` of a tile's ``hxy``.
 
-    Returns real (box · (box//2 + 1) · box, 2n): (re, im) per box, rows in (ky, kx, kz) order
-    (see :func:`_zlast_shells`).
+    ``columns`` is an index array or a slice (every column of a range: no gather needed).
+    Returns real (pairs · box, 2n): (re, im) per box, rows in ((ky, kx), kz) order (see
+    :func:`_shell_layout`).
     """
-    box, half, n_planes, n_columns = hxy.shape
-    flat = hxy.reshape(box, half, n_planes * n_columns)
-    start = planes * n_columns + columns
-    index = start[None, :] + (np.arange(box) * n_columns)[:, None]  # (rz, n)
-    spectra = np.take(flat, index, axis=2)  # (ky, kx, rz, n), C order
-    np.multiply(spectra, taper[:, None], out=spectra)
-    spectra = sfft.fft(spectra, axis=2, workers=threads, overwrite_x=True)
-    return spectra.reshape(-1, len(planes)).view(taper.dtype)
+    box = len(taper)
+    window = hxy[:, plane : plane + box]  # ((ky, kx), rz, column)
+    if isinstance(columns, slice):
+        picked = window[:, :, columns]
+        spectra = np.empty(picked.shape, dtype=hxy.dtype)
+        np.multiply(picked, taper[:, None], out=spectra)
+    else:
+        spectra = np.take(window, columns, axis=2)
+        np.multiply(spectra, taper[:, None], out=spectra)
+    spectra = sfft.fft(spectra, axis=1, workers=threads, overwrite_x=True)
+    return spectra.reshape(-1, spectra.shape[2]).view(taper.dtype)
 
 
-def _zlast_shells(shells: BoxShells, box: int) -> sparse.csr_matrix:
-    """``shells.matrix`` with its columns in (ky, kx, kz) order instead of rfftn's (kz, ky, kx)."""
-    order = np.arange(box * box * (box // 2 + 1)).reshape(box, box, box // 2 + 1)
-    return shells.matrix[:, order.transpose(1, 2, 0).ravel()].tocsr()
+def _plane_batches(
+    planes: np.ndarray, columns: np.ndarray, n_columns: int, batch: int
+) -> list[tuple[int, np.ndarray | slice, np.ndarray, np.ndarray]]:
+    """Batches of a tile's boxes as (plane, columns to compute, rows of the tile, their column
+    in the batch). Where most columns of a plane are boxes, all of them are computed (a slice
+    of ``hxy``, no gather) and the others dropped; otherwise only the boxes' columns are.
+    """
+    order = np.lexsort((columns, planes))
+    starts = np.flatnonzero(np.diff(planes[order])) + 1
+    out = []
+    for rows in np.split(order, starts):
+        plane, cols = int(planes[rows[0]]), columns[rows]
+        if np.unique(cols).size >= DENSE_FRACTION * n_columns:
+            for lo in range(0, n_columns, batch):
+                keep = (cols >= lo) & (cols < lo + batch)
+                hi = min(lo + batch, n_columns)
+                out.append((plane, slice(lo, hi), rows[keep], cols[keep] - lo))
+        else:
+            for lo in range(0, len(rows), batch):
+                part = rows[lo : lo + batch]
+                out.append((plane, columns[part], part, np.arange(len(part))))
+    return out
+
+
+def _shell_layout(shells: BoxShells, box: int) -> tuple[np.ndarray, sparse.csr_matrix]:
+    """(pairs, matrix): the flat (ky, kx) indices that reach a shell at some kz, and
+    ``shells.matrix`` restricted to them with columns in ((ky, kx), kz) order (rfftn's order is
+    (kz, ky, kx)). Coefficients beyond the last shell have no entry in the matrix, so leaving
+    out the (ky, kx) pairs that are beyond it at every kz changes no sum.
+    """
+    half = box // 2 + 1
+    order = np.arange(box * box * half).reshape(box, box * half).T  # ((ky, kx), kz)
+    used = np.diff(shells.matrix.tocsc().indptr) > 0
+    pairs = np.flatnonzero(used[order].any(axis=1))
+    return pairs, shells.matrix[:, order[pairs].ravel()].tocsr()
+
+
+def _run(pool: ThreadPoolExecutor | None, job: Callable, jobs: list[tuple]) -> list:
+    """``[job(*args) for args in jobs]``, on ``pool`` when there is one."""
+    if pool is None:
+        return [job(*args) for args in jobs]
+    return list(pool.map(lambda args: job(*args), jobs))
+
+
+def _fsc_from_spectra(
+    matrix: sparse.csr_matrix,
+    a: np.ndarray,
+    b: np.ndarray,
+    buffers: list[np.ndarray],
+    pool: ThreadPoolExecutor | None,
+) -> np.ndarray:
+    """FSC per shell (n, shells) float64 of the box spectra ``a``, ``b`` from :func:`_box_spectra`.
+
+    Rows: coefficients; columns: (re, im) of each box. Shell sums of re·re' and im·im' are
+    summed per box afterwards, which gives Σ Re(F1 F2*) and Σ |F|². The products go into reused
+    ``buffers`` (three flat arrays of at least ``a.size``) so no fresh pages are touched.
+    """
+
+    def shell_sum(x: np.ndarray, y: np.ndarray, buffer: np.ndarray) -> np.ndarray:
+        return matrix @ np.multiply(x, y, out=buffer[: x.size].reshape(x.shape))
+
+    pairs = [(a, b, buffers[0]), (a, a, buffers[1]), (b, b, buffers[2])]
+    cross, p1, p2 = (
+        s[:, 0::2].astype(np.float64) + s[:, 1::2] for s in _run(pool, shell_sum, pairs)
+    )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (cross / np.sqrt(p1 * p2)).T
 
 
 def local_fsc_curves(
@@ -181,32 +271,39 @@ def local_fsc_curves(
     points. ``dtype`` is the FFT precision (float32 by default; float64 for reference).
     """
     shells = box_shells(box, spacing_zyx_A, dtype)
-    matrix = _zlast_shells(shells, box)
+    pairs, matrix = _shell_layout(shells, box)
     taper = _taper(box, dtype)
-    maps = [_padded(half, box, dtype) for half in (half1, half2)]
     points = np.asarray(points, dtype=np.int64).reshape(-1, 3)
     n = len(points)
+    lo, hi = (points.min(axis=0), points.max(axis=0)) if n else (np.zeros(3, int),) * 2
+    maps = [_padded_region(half, lo, hi, box, dtype) for half in (half1, half2)]
+    tiles = _tiles(points) if n else []
+    points = points - lo
     out = np.empty((n, shells.frequency_invA.size), dtype=np.float64)
+    workers = max(1, threads or 1)
+    # The two half maps go through their (single-threaded) gathers and products side by side;
+    # each box's arithmetic is the same whichever thread runs it.
+    pool = ThreadPoolExecutor(2) if workers > 1 else None
+    fft_threads = max(1, workers // 2)
+    size = len(pairs) * box * 2 * batch
+    buffers = [np.empty(size, dtype=dtype) for _ in range(3)]
     done = 0
-    for tile in _tiles(points) if n else []:
-        tile_points = points[tile]
-        shared = [_tile_xy_spectra(m, tile_points, box, taper, threads) for m in maps]
-        hxy1, columns, z0 = shared[0]
-        hxy2 = shared[1][0]
-        planes = tile_points[:, 0] - z0
-        for lo in range(0, len(tile), batch):
-            sel = slice(lo, lo + batch)
-            a = _box_spectra(hxy1, planes[sel], columns[sel], taper, threads)
-            b = _box_spectra(hxy2, planes[sel], columns[sel], taper, threads)
-            # Rows: coefficients; columns: (re, im) of each box. Shell sums of re·re' and
-            # im·im' are summed per box afterwards, which gives Σ Re(F1 F2*) and Σ |F|².
-            sums = [matrix @ (x * y) for x, y in ((a, b), (a, a), (b, b))]
-            cross, p1, p2 = (s[:, 0::2].astype(np.float64) + s[:, 1::2] for s in sums)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                out[tile[sel]] = (cross / np.sqrt(p1 * p2)).T
-        done += len(tile)
-        if progress is not None:
-            progress.bar(done, n, "windowed FSC boxes")
+    try:
+        for tile in tiles:
+            tile_points = points[tile]
+            jobs = [(m, tile_points, box, taper, pairs, fft_threads) for m in maps]
+            (hxy1, columns, z0), (hxy2, _, _) = _run(pool, _tile_xy_spectra, jobs)
+            planes = tile_points[:, 0] - z0
+            for plane, cols, rows, at in _plane_batches(planes, columns, hxy1.shape[2], batch):
+                args = (plane, cols, taper, fft_threads)
+                a, b = _run(pool, _box_spectra, [(hxy1, *args), (hxy2, *args)])
+                out[tile[rows]] = _fsc_from_spectra(matrix, a, b, buffers, pool)[at]
+            done += len(tile)
+            if progress is not None:
+                progress.bar(done, n, "windowed FSC boxes")
+    finally:
+        if pool is not None:
+            pool.shutdown()
     return out, shells.frequency_invA
 
 
@@ -303,6 +400,21 @@ def randomised_halves(
     return out[0], out[1], start * shells.step_invA
 
 
+def _chunks(points: np.ndarray, size: int) -> list[np.ndarray]:
+    """Rows of ``points`` in chunks of whole tiles (see :func:`_tiles`), each ≥ ``size`` rows
+    except the last (and no larger than ``size`` plus one tile)."""
+    chunks, current, count = [], [], 0
+    for tile in _tiles(points) if len(points) else []:
+        current.append(tile)
+        count += len(tile)
+        if count >= size:
+            chunks.append(np.concatenate(current))
+            current, count = [], 0
+    if current:
+        chunks.append(np.concatenate(current))
+    return chunks
+
+
 def windowed_fsc(
     half1: np.ndarray,
     half2: np.ndarray,
@@ -331,17 +443,19 @@ def windowed_fsc(
         r1, r2, from_invA = randomised_halves(half1, half2, spacing_zyx_A, seed, threads)
         progress.say(f"phase-randomised copies beyond {1.0 / from_invA:.2f} Å")
     resolution = {cutoff: np.empty(len(points)) for cutoff in cutoffs}
-    # Curves are turned into resolutions chunk by chunk, so memory does not grow with the map.
-    chunk = 64 * batch
-    for lo in range(0, len(points), chunk):
-        p = points[lo : lo + chunk]
+    # Curves are turned into resolutions chunk by chunk, so memory does not grow with the map;
+    # chunks are whole tiles, so no tile's shared transforms are computed twice.
+    done = 0
+    for rows in _chunks(points, 64 * batch):
+        p = points[rows]
         curves, freq = local_fsc_curves(half1, half2, p, box, spacing_zyx_A, threads, batch, dtype)
         if correct:
             rand, _ = local_fsc_curves(r1, r2, p, box, spacing_zyx_A, threads, batch, dtype)
             curves = correct_local_curves(curves, rand, freq, from_invA)
         for cutoff in cutoffs:
-            resolution[cutoff][lo : lo + len(p)] = resolution_from_curves(curves, freq, cutoff)
-        progress.bar(lo + len(p), len(points), "windowed FSC boxes")
+            resolution[cutoff][rows] = resolution_from_curves(curves, freq, cutoff)
+        done += len(rows)
+        progress.bar(done, len(points), "windowed FSC boxes")
     nearest = nearest_sample(mask, points, spacing_zyx_A)
     return {
         cutoff: fill_from_samples(mask, values, nearest) for cutoff, values in resolution.items()

@@ -112,6 +112,47 @@ def test_windowed_fsc_is_byte_identical_for_any_thread_count_and_batch(maps):
         assert a[cutoff].tobytes() == b[cutoff].tobytes()
 
 
+def _box_fsc_by_fftn(h1, h2, centre, box):
+    """FSC of one Hann-tapered box: cut by slicing a zero-padded copy, full 3-D np.fft.fftn."""
+    taper = np.sin(np.pi * (np.arange(box) + 0.5) / box) ** 2
+    window = np.einsum("i,j,k->ijk", taper, taper, taper)
+    start = [c - box // 2 + box for c in centre]  # in the copy padded by `box` on every side
+    cut = tuple(slice(s, s + box) for s in start)
+    f1, f2 = (np.fft.fftn(np.pad(v, box)[cut] * window) for v in (h1, h2))
+    f = np.fft.fftfreq(box) * box
+    shell = np.rint(np.sqrt(f[:, None, None] ** 2 + f[None, :, None] ** 2 + f[None, None, :] ** 2))
+    shell = shell.astype(int).ravel()
+    n = box // 2 + 1
+
+    def sums(x):
+        return np.bincount(shell, x.ravel(), minlength=n)[:n]
+
+    return sums((f1 * f2.conj()).real) / np.sqrt(sums(abs(f1) ** 2) * sums(abs(f2) ** 2))
+
+
+def test_windowed_fsc_equals_fftn_of_each_box_across_tile_boundaries(maps):
+    """Boxes sharing their x/y transforms within a tile, in any order, match box-by-box FFTs."""
+    h1, h2, _ = maps
+    rng = np.random.default_rng(3)
+    block = np.argwhere(np.ones((8, 6, 5), dtype=bool)) + [12, 1, 30]  # z 12-19, y 1-6, x 30-34
+    points = block[rng.permutation(len(block))][:60]  # unsorted, crossing z 16 and y 4
+    curves, _ = local_fsc_curves(h1, h2, points, 9, (1.0,) * 3, dtype=np.float64, batch=17)
+    for p, curve in zip(points, curves, strict=True):
+        np.testing.assert_allclose(curve, _box_fsc_by_fftn(h1, h2, p, 9), rtol=0, atol=1e-12)
+
+
+def test_box_curve_does_not_depend_on_the_other_points_requested(maps):
+    h1, h2, _ = maps
+    points = np.argwhere(np.ones((20, 9, 6), dtype=bool)) + [5, 2, 10]
+    together, _ = local_fsc_curves(h1, h2, points, 10, (1.0,) * 3, threads=2)
+    for i in (0, 77, 500, len(points) - 1):
+        alone, _ = local_fsc_curves(h1, h2, points[i : i + 1], 10, (1.0,) * 3, threads=1)
+        assert alone.tobytes() == together[i : i + 1].tobytes()
+    shuffled = np.random.default_rng(4).permutation(len(points))
+    again, _ = local_fsc_curves(h1, h2, points[shuffled], 10, (1.0,) * 3, batch=50)
+    assert again.tobytes() == together[shuffled].tobytes()
+
+
 def test_resolution_is_interpolated_where_fsc_first_falls_below_cutoff():
     freq = np.array([0.0, 0.1, 0.2, 0.3])
     curves = np.array(
