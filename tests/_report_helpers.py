@@ -211,21 +211,7 @@ def cli_args(paths: dict[str, Path], out: Path, name: str = "synth") -> list[str
 
 
 def run_cli(argv: list[str]) -> int:
-    """Run ``resmap report``/``report-index`` the way ``resmap_core.cli.main`` does (InputError →
-    exit 2), registering only the report commands so these tests do not depend on the other
-    command modules."""
-    import argparse
+    """Run the real ``resmap`` command line in-process; returns its exit status."""
+    from resmap_core.cli import main
 
-    from resmap_core.commands import report as report_cmd
-    from resmap_core.errors import InputError
-
-    parser = argparse.ArgumentParser(prog="resmap")
-    report_cmd.register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except InputError as exc:
-        import sys
-
-        print(f"resmap {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+    return main(argv)

@@ -5,39 +5,14 @@ from __future__ import annotations
 import gzip
 from pathlib import Path
 
-import mrcfile
 import numpy as np
 import pytest
+from _mrc_helpers import to_file_order, write_raw_mrc
 
 from resmap_core.errors import InputError
 from resmap_core.mrc import MapGeometry, read_map, read_mask, write_map
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-
-
-def _write_raw(
-    path: Path,
-    file_array: np.ndarray,
-    axes=(1, 2, 3),
-    voxel=(1.0, 1.0, 1.0),
-    starts=(0, 0, 0),
-    origin=(0.0, 0.0, 0.0),
-) -> None:
-    """Write a file whose data block is ``file_array[section, row, column]`` as given."""
-    with mrcfile.new(path, overwrite=True) as mrc:
-        mrc.set_data(file_array)
-        h = mrc.header
-        h.mapc, h.mapr, h.maps = axes
-        # MX/MY/MZ and CELLA are per X, Y, Z: sizes along the physical axes.
-        sizes = {
-            axes[0]: file_array.shape[2],
-            axes[1]: file_array.shape[1],
-            axes[2]: file_array.shape[0],
-        }
-        h.mx, h.my, h.mz = sizes[1], sizes[2], sizes[3]
-        h.cella.x, h.cella.y, h.cella.z = (sizes[i + 1] * voxel[i] for i in range(3))
-        h.nxstart, h.nystart, h.nzstart = starts
-        h.origin.x, h.origin.y, h.origin.z = origin
 
 
 def test_write_then_read_round_trips_data_and_geometry(tmp_path):
@@ -74,12 +49,12 @@ def test_axis_order_is_honoured(tmp_path, axes):
     rng = np.random.default_rng(1)
     canonical = rng.standard_normal((5, 6, 7)).astype(np.float32)  # [z, y, x]
     # file array axes (section, row, column) are physical (maps, mapr, mapc)
-    phys_of_canonical = {3: 0, 2: 1, 1: 2}
-    order = [phys_of_canonical[axes[2]], phys_of_canonical[axes[1]], phys_of_canonical[axes[0]]]
-    file_array = np.ascontiguousarray(np.transpose(canonical, order))
+    file_array = to_file_order(canonical, axes)
     starts_xyz = (-3, 4, 10)
     file_starts = tuple(starts_xyz[a - 1] for a in axes)  # NC/NR/NS start per file axis
-    _write_raw(tmp_path / "p.mrc", file_array, axes=axes, voxel=(1.0, 2.0, 3.0), starts=file_starts)
+    write_raw_mrc(
+        tmp_path / "p.mrc", file_array, axes=axes, voxel=(1.0, 2.0, 3.0), starts=file_starts
+    )
     m = read_map(tmp_path / "p.mrc")
     np.testing.assert_array_equal(m.data, canonical)
     np.testing.assert_allclose(m.geometry.voxel_size_A, (1.0, 2.0, 3.0), rtol=1e-6)
@@ -89,7 +64,7 @@ def test_axis_order_is_honoured(tmp_path, axes):
 @pytest.mark.parametrize("dtype", [np.int8, np.int16, np.uint16, np.float16, np.float32])
 def test_every_real_mode_reads_as_float32(tmp_path, dtype):
     values = (np.arange(24).reshape(2, 3, 4) % 7).astype(dtype)
-    _write_raw(tmp_path / "m.mrc", values)
+    write_raw_mrc(tmp_path / "m.mrc", values)
     m = read_map(tmp_path / "m.mrc")
     assert m.data.dtype == np.float32
     np.testing.assert_array_equal(m.data, values.astype(np.float32))
@@ -111,7 +86,7 @@ def test_bad_files_give_one_line_input_errors(tmp_path):
     with pytest.raises(InputError, match="no such file"):
         read_map(tmp_path / "missing.mrc")
     data = np.ones((8, 8, 8), dtype=np.float32)
-    _write_raw(tmp_path / "full.mrc", data)
+    write_raw_mrc(tmp_path / "full.mrc", data)
     raw = (tmp_path / "full.mrc").read_bytes()
     (tmp_path / "cut.mrc").write_bytes(raw[: len(raw) - 100])
     with pytest.raises(InputError):
@@ -121,10 +96,10 @@ def test_bad_files_give_one_line_input_errors(tmp_path):
         read_map(tmp_path / "cut.mrc.gz")
     bad = data.copy()
     bad[1, 2, 3] = np.nan
-    _write_raw(tmp_path / "nan.mrc", bad)
+    write_raw_mrc(tmp_path / "nan.mrc", bad)
     with pytest.raises(InputError, match="NaN"):
         read_map(tmp_path / "nan.mrc")
-    _write_raw(tmp_path / "novox.mrc", data, voxel=(0.0, 0.0, 0.0))
+    write_raw_mrc(tmp_path / "novox.mrc", data, voxel=(0.0, 0.0, 0.0))
     with pytest.raises(InputError, match="--voxel-size"):
         read_map(tmp_path / "novox.mrc")
     assert read_map(tmp_path / "novox.mrc", voxel_size_A=1.5).voxel_size_A == (1.5, 1.5, 1.5)
@@ -132,10 +107,10 @@ def test_bad_files_give_one_line_input_errors(tmp_path):
 
 def test_masks_on_another_grid_or_degenerate_are_refused(tmp_path):
     geom = MapGeometry(shape=(8, 8, 8), voxel_size_A=(1.0, 1.0, 1.0))
-    _write_raw(tmp_path / "empty.mrc", np.zeros((8, 8, 8), np.float32))
-    _write_raw(tmp_path / "all.mrc", np.ones((8, 8, 8), np.float32))
-    _write_raw(tmp_path / "small.mrc", np.ones((8, 8, 6), np.float32))
-    _write_raw(
+    write_raw_mrc(tmp_path / "empty.mrc", np.zeros((8, 8, 8), np.float32))
+    write_raw_mrc(tmp_path / "all.mrc", np.ones((8, 8, 8), np.float32))
+    write_raw_mrc(tmp_path / "small.mrc", np.ones((8, 8, 6), np.float32))
+    write_raw_mrc(
         tmp_path / "coarse.mrc", np.pad(np.ones((4, 4, 4), np.float32), 2), voxel=(2.0, 2.0, 2.0)
     )
     for name, message in [

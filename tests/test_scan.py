@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import mrcfile
 import numpy as np
 import pytest
+from _mrc_helpers import to_file_order, write_raw_mrc
 
 from resmap_core.mrc import MapData, MapGeometry, read_map, write_map
 from resmap_core.phantoms import band_limited_noise, half_maps, radius_A, shell_phantom
@@ -83,23 +83,6 @@ def test_more_noise_never_gives_smaller_wavelengths(two_zone_result):
     assert np.mean(high_v >= low_v) >= 0.95
 
 
-def _write_permuted(path: Path, canonical: np.ndarray, axes, voxel) -> None:
-    phys_of_canonical = {3: 0, 2: 1, 1: 2}
-    order = [phys_of_canonical[axes[2]], phys_of_canonical[axes[1]], phys_of_canonical[axes[0]]]
-    file_array = np.ascontiguousarray(np.transpose(canonical, order).astype(np.float32))
-    with mrcfile.new(path, overwrite=True) as mrc:
-        mrc.set_data(file_array)
-        h = mrc.header
-        h.mapc, h.mapr, h.maps = axes
-        sizes = {
-            axes[0]: file_array.shape[2],
-            axes[1]: file_array.shape[1],
-            axes[2]: file_array.shape[0],
-        }
-        h.mx, h.my, h.mz = sizes[1], sizes[2], sizes[3]
-        h.cella.x, h.cella.y, h.cella.z = (sizes[i + 1] * voxel[i] for i in range(3))
-
-
 def test_axis_order_does_not_change_the_physical_result(tmp_path):
     from resmap_core.cli import main
 
@@ -114,7 +97,12 @@ def test_axis_order_does_not_change_the_physical_result(tmp_path):
     for axes in [(1, 2, 3), (3, 1, 2)]:
         tag = "".join(map(str, axes))
         for name, arr in (("h1", h1), ("h2", h2), ("mask", mask)):
-            _write_permuted(tmp_path / f"{name}_{tag}.mrc", arr, axes, voxel_xyz)
+            write_raw_mrc(
+                tmp_path / f"{name}_{tag}.mrc",
+                to_file_order(arr.astype(np.float32), axes),
+                axes=axes,
+                voxel=voxel_xyz,
+            )
         out = tmp_path / f"local_{tag}.mrc"
         code = main(
             [

@@ -41,6 +41,17 @@ def outside_value(text: str) -> float:
     return table[text]
 
 
+def add_outside_option(parser: argparse.ArgumentParser) -> None:
+    """--outside: the value (Å) written outside the mask and for unresolved voxels."""
+    parser.add_argument(
+        "--outside",
+        type=outside_value,
+        default=100.0,
+        metavar="nan|0|100",
+        help="value written outside the mask and for unresolved voxels (100)",
+    )
+
+
 def require_suffix(path: str, suffixes: tuple[str, ...], what: str) -> None:
     """Refuse an output name whose suffix is not one of ``suffixes``."""
     if not path.lower().endswith(suffixes):

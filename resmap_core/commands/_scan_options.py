@@ -8,7 +8,7 @@ from ..basis import KERNELS
 from ..errors import InputError
 from ..mrc import MapData, read_map, read_mask
 from ..scan import DEFAULT_KERNEL, FDR_MODES, Params
-from ._common import outside_value, positive_float
+from ._common import add_outside_option, positive_float
 
 
 def add_scan_options(parser: argparse.ArgumentParser) -> None:
@@ -49,13 +49,7 @@ def add_scan_options(parser: argparse.ArgumentParser) -> None:
         default="per-wavelength",
         help="BY per wavelength over unresolved voxels (ResMap) or one global family",
     )
-    parser.add_argument(
-        "--outside",
-        type=outside_value,
-        default=100.0,
-        metavar="nan|0|100",
-        help="value written outside the mask and for unresolved voxels (100)",
-    )
+    add_outside_option(parser)
 
 
 def params_from_args(args: argparse.Namespace) -> Params:

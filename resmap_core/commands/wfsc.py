@@ -14,7 +14,7 @@ from ..mrc import read_half_maps, read_mask, sha256_file, write_map
 from ..progress import Progress
 from ..summary import resolution_summary, versions
 from ..wfsc import DEFAULT_BOX, DEFAULT_STEP, windowed_fsc
-from ._common import add_common, outside_value, positive_float, require_suffix
+from ._common import add_common, add_outside_option, positive_float, require_suffix
 from .fsc import add_half_map_arguments, automatic_mask
 
 
@@ -40,13 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="phase-randomisation correction of each box's FSC (as RELION --locres)",
     )
-    parser.add_argument(
-        "--outside",
-        type=outside_value,
-        default=100.0,
-        metavar="nan|0|100",
-        help="value written outside the mask and for unresolved voxels (100)",
-    )
+    add_outside_option(parser)
     add_common(parser)
     parser.set_defaults(func=run)
 
