@@ -140,8 +140,10 @@ class Prepared:
             self._distance_to_mask = ndimage.distance_transform_cdt(
                 ~self.noise_region, metric="taxicab"
             )
-        grown = self._distance_to_mask <= max(radius_vox)
-        return grown & _inscribed_ellipsoid(self.noise_region.shape)
+            self._distance_to_mask[~_inscribed_ellipsoid(self.noise_region.shape)] = np.iinfo(
+                self._distance_to_mask.dtype
+            ).max  # blocks stay inside the box's inscribed ellipsoid
+        return self._distance_to_mask <= max(radius_vox)
 
     @property
     def noise_source(self) -> np.ndarray:
