@@ -26,7 +26,7 @@ from scipy import ndimage
 
 from .basis import TRIPLES, LocalModel
 
-_SLAB_BYTES = 48 * 1024 * 1024
+_SLAB_BYTES = 96 * 1024 * 1024
 
 
 def interior_mask(shape: tuple[int, int, int], radius_vox: tuple[int, ...]) -> np.ndarray:
@@ -139,6 +139,16 @@ def choose_route(
     return "fft" if fft < separable else "separable"
 
 
+def _bounds(mask: np.ndarray) -> list[tuple[int, int]]:
+    """Half-open index range of the True voxels along each axis (the bounding box)."""
+    out = []
+    for axis in range(mask.ndim):
+        other = tuple(a for a in range(mask.ndim) if a != axis)
+        hits = np.flatnonzero(mask.any(axis=other))
+        out.append((int(hits[0]), int(hits[-1]) + 1))
+    return out
+
+
 def lrs_at_mask(
     volume: np.ndarray,
     mask: np.ndarray,
@@ -161,11 +171,9 @@ def lrs_at_mask(
     if not valid.any():
         return result
     rz, ry, rx = model.radius_vox
-    zs, ys, xs = np.nonzero(valid)
-    y0, y1 = int(ys.min()), int(ys.max()) + 1
-    x0, x1 = int(xs.min()), int(xs.max()) + 1
-    z_first, z_last = int(zs.min()), int(zs.max()) + 1
-    plane_bytes = 8 * (y1 - y0 + 2 * ry) * (x1 - x0 + 2 * rx) * 6
+    (z_first, z_last), (y0, y1), (x0, x1) = _bounds(valid)
+    # a slab holds about 16 float64 planes' worth of intermediate arrays per output plane
+    plane_bytes = 8 * (y1 - y0 + 2 * ry) * (x1 - x0 + 2 * rx) * 16
     thickness = max(1, min(z_last - z_first, _SLAB_BYTES // max(plane_bytes, 1)))
     starts = list(range(z_first, z_last, thickness))
     if route is None:

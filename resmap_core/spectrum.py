@@ -115,10 +115,17 @@ class Shells:
         with np.errstate(invalid="ignore", divide="ignore"):
             return num[: self.count] / den[: self.count]
 
-    def sum(self, values: np.ndarray) -> np.ndarray:
-        """Plain sum of ``values`` (rfftn grid, real) over each shell."""
-        flat = np.broadcast_to(values, self.index.shape).ravel()
-        return np.bincount(self.index.ravel(), weights=flat, minlength=self.count + 1)[: self.count]
+    def sum(self, values: np.ndarray, planes: int = 16) -> np.ndarray:
+        """Plain sum of ``values`` (rfftn grid, real) over each shell, a few z-planes at a time."""
+        full = np.broadcast_to(values, self.index.shape)
+        total = np.zeros(self.count + 1)
+        for z0 in range(0, self.index.shape[0], planes):
+            total += np.bincount(
+                self.index[z0 : z0 + planes].ravel(),
+                weights=np.asarray(full[z0 : z0 + planes], dtype=np.float64).ravel(),
+                minlength=self.count + 1,
+            )
+        return total[: self.count]
 
 
 def make_shells(shape: tuple[int, int, int], spacing_zyx_A: tuple[float, float, float]) -> Shells:
@@ -131,7 +138,9 @@ def make_shells(shape: tuple[int, int, int], spacing_zyx_A: tuple[float, float, 
     step = 1.0 / extent
     nyquist = min(0.5 / d for d in spacing_zyx_A)
     count = int(np.floor(nyquist / step + 1e-9)) + 1
-    radius = frequency_magnitude(shape, spacing_zyx_A) / step
-    index = np.rint(radius).astype(np.int64)
-    np.minimum(index, count, out=index)
+    kz, ky, kx = frequency_axes(shape, spacing_zyx_A)
+    index = np.empty((shape[0], shape[1], shape[2] // 2 + 1), dtype=np.int32)
+    for z0 in range(0, shape[0], 16):  # plane by plane: no full-size float64 |k| array
+        radius = np.sqrt(kz[z0 : z0 + 16] ** 2 + ky * ky + kx * kx) / step
+        index[z0 : z0 + 16] = np.minimum(np.rint(radius), count)
     return Shells(index=index, count=count, step_invA=step, nx=shape[2])
