@@ -260,7 +260,8 @@ def prepare_inputs(
     lowpass_rec: dict = {"detected": False, "cutoff_A": None, "resample_factor": 1.0}
     analysis_mask = input_mask
     if params.lowpass_check:
-        lp = detect_lowpass(signal, spacing, input_mask)
+        # the whole box: a filter acts on the whole map, and a mask edge would leak power
+        lp = detect_lowpass(signal, spacing)
         lowpass_rec = lp.record()
         if lp.detected:
             new_shape, new_spacing = lowpass_grid(geometry.shape, spacing, lp.cutoff_invA)
