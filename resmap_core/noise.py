@@ -65,13 +65,15 @@ def block_residuals(blocks: np.ndarray, model: LocalModel) -> np.ndarray:
     return energy - np.einsum("bi,bi->b", explained, explained)
 
 
-def estimate_sigma2(noise_map: np.ndarray, region: np.ndarray, model: LocalModel) -> NoiseEstimate:
-    """σ² of ``noise_map`` from the model-residual energy of blocks inside ``region``.
+def estimate_sigma2(noise_map: np.ndarray, blocks: np.ndarray, model: LocalModel) -> NoiseEstimate:
+    """σ² of ``noise_map`` from the model-residual energy of its blocks.
 
-    Returns ``sigma2 = nan`` with ``blocks < MIN_BLOCKS`` when the region holds too few blocks.
+    ``blocks`` is either the noise region (bool, same shape as the map) or the block start
+    indices (n, 3) already found in it with :func:`block_starts`. Returns ``sigma2 = nan`` with
+    ``blocks < MIN_BLOCKS`` when there are too few blocks.
     """
     edge = tuple(2 * r + 1 for r in model.radius_vox)
-    starts = block_starts(region, edge)  # type: ignore[arg-type]
+    starts = block_starts(blocks, edge) if blocks.dtype == bool else blocks  # type: ignore[arg-type]
     if len(starts) < MIN_BLOCKS:
         return NoiseEstimate(sigma2=float("nan"), blocks=len(starts))
     ez, ey, ex = edge

@@ -124,6 +124,7 @@ class Prepared:
     record: dict = field(default_factory=dict)
     _fingerprint: str | None = field(default=None, repr=False, compare=False)
     _distance_to_mask: np.ndarray | None = field(default=None, repr=False, compare=False)
+    _blocks: dict = field(default_factory=dict, repr=False, compare=False)
 
     def noise_region_at(self, radius_vox: tuple[int, ...]) -> np.ndarray:
         """Where σ² blocks may lie for a window of half-width ``radius_vox``.
@@ -145,6 +146,14 @@ class Prepared:
             ).max  # blocks stay inside the box's inscribed ellipsoid
         return self._distance_to_mask <= max(radius_vox)
 
+    def noise_blocks(self, radius_vox: tuple[int, ...]) -> np.ndarray:
+        """Start indices (n, 3) of the σ² blocks for a window of half-width ``radius_vox``."""
+        key = tuple(int(r) for r in radius_vox)
+        if key not in self._blocks:
+            edges = tuple(2 * r + 1 for r in key)
+            self._blocks[key] = block_starts(self.noise_region_at(key), edges)  # type: ignore[arg-type]
+        return self._blocks[key]
+
     @property
     def noise_source(self) -> np.ndarray:
         """The map whose blocks give σ²: the difference map (split) or the map itself."""
@@ -159,9 +168,9 @@ class Prepared:
     def _digest(self) -> str:
         h = hashlib.sha256()
         for arr in (self.signal, self.mask, self.noise_region):
-            h.update(np.ascontiguousarray(arr).tobytes())
+            h.update(np.ascontiguousarray(arr).view(np.uint8))  # no copy of the bytes
         if self.noise is not None:
-            h.update(np.ascontiguousarray(self.noise).tobytes())
+            h.update(np.ascontiguousarray(self.noise).view(np.uint8))
         # Only what changes the passes: fdr-stage parameters may be overridden later.
         h.update(json.dumps([self.params.kernel, list(self.spacing_zyx_A)]).encode())
         return h.hexdigest()[:16]
@@ -416,8 +425,7 @@ def wavelength_grid(prep: Prepared) -> list[float]:
             break
         radius = window_radius_vox(lam, spacing)
         edges = tuple(2 * r + 1 for r in radius)
-        region = prep.noise_region_at(radius)
-        blocks = len(block_starts(region, edges))  # type: ignore[arg-type]
+        blocks = len(prep.noise_blocks(radius))
         if blocks < MIN_BLOCKS:
             if not grid:
                 where = (
@@ -450,7 +458,7 @@ def compute_pass(prep: Prepared, wavelength_A: float, threads: int | None = None
     """LRS at every mask voxel for one wavelength (independent of every other pass)."""
     start = time.perf_counter()
     model = local_model(wavelength_A, prep.spacing_zyx_A, prep.params.kernel)
-    est = estimate_sigma2(prep.noise_source, prep.noise_region_at(model.radius_vox), model)
+    est = estimate_sigma2(prep.noise_source, prep.noise_blocks(model.radius_vox), model)
     if est.blocks < MIN_BLOCKS or not est.sigma2 > 0:
         lrs = np.full(int(prep.mask.sum()), np.nan)
     else:
