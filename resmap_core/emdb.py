@@ -100,7 +100,8 @@ def _child_text(el: ET.Element, name: str) -> str | None:
     return None
 
 
-def _float_or_none(text: str | None) -> float | None:
+def float_or_none(text: str | None) -> float | None:
+    """``float(text)``, or None for a missing or unparsable value."""
     try:
         return float(text) if text is not None else None
     except ValueError:
@@ -121,12 +122,12 @@ def parse_header(xml_bytes: bytes, accession: str) -> EntryHeader:
         map_file = _child_text(el, "file")
         spacing = next((c for c in el if _local_name(c.tag) == "pixel_spacing"), None)
         if spacing is not None:
-            xyz = tuple(_float_or_none(_child_text(spacing, a)) for a in ("x", "y", "z"))
+            xyz = tuple(float_or_none(_child_text(spacing, a)) for a in ("x", "y", "z"))
             if all(v is not None and v > 0 for v in xyz):
                 voxel = xyz  # type: ignore[assignment]
     resolution = None
     for el in _find_all(root, "resolution"):
-        value = _float_or_none(el.text.strip() if el.text else None)
+        value = float_or_none(el.text.strip() if el.text else None)
         if value is not None and el.get("res_type", "BY AUTHOR").upper() == "BY AUTHOR":
             resolution = value
             break

@@ -7,12 +7,12 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import platform
 from pathlib import Path
 
-from . import __version__
+from .emdb import float_or_none
 from .errors import InputError
 from .mrc import read_map, read_mask, sha256_file
+from .summary import versions
 
 
 def package_fingerprint(root: str | Path | None = None) -> str:
@@ -133,9 +133,6 @@ def provenance_record(
     wavelengths_A: list[float] | None = None,
 ) -> dict:
     """What went into a dataset's results: inputs and hashes, parameters, code, tool versions."""
-    import numpy
-    import scipy
-
     return {
         "dataset": dataset,
         "source": meta.get("source"),
@@ -144,13 +141,7 @@ def provenance_record(
         "parameters": parameters,
         "wavelengths_A": wavelengths_A,
         "code_fingerprint": package_fingerprint(),
-        "versions": {
-            "resmap_core": __version__,
-            "snakemake": snakemake_version,
-            "numpy": numpy.__version__,
-            "scipy": scipy.__version__,
-            "python": platform.python_version(),
-        },
+        "versions": {**versions(), "snakemake": snakemake_version},
     }
 
 
@@ -167,14 +158,7 @@ def read_benchmarks(folder: str | Path) -> dict[str, dict[str, float]]:
             continue
         row = dict(zip(lines[0].split("\t"), lines[1].split("\t"), strict=False))
         out[path.stem] = {
-            "seconds": _number(row.get("s")),
-            "max_rss_MB": _number(row.get("max_rss")),
+            "seconds": float_or_none(row.get("s")),
+            "max_rss_MB": float_or_none(row.get("max_rss")),
         }
     return out
-
-
-def _number(text: str | None) -> float | None:
-    try:
-        return float(text) if text is not None else None
-    except ValueError:
-        return None
