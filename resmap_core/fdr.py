@@ -64,7 +64,8 @@ class _Family:
     def __init__(self, stats: np.ndarray, weights: np.ndarray) -> None:
         self.stats = stats
         self.weights = weights
-        self.sorted = np.sort(stats[~np.isnan(stats)])
+        finite = stats.size - int(np.count_nonzero(np.isnan(stats)))
+        self.sorted = np.sort(stats)[:finite]  # NaN sorts last: one copy, no compacted temporary
 
     def count_at_or_below(self, p: float) -> int:
         """#{tests with p-value ≤ p}, exact: quantile threshold plus exact tails near it."""

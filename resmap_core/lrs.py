@@ -18,15 +18,19 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.fft as sfft
-from scipy import ndimage
+from numpy.lib.stride_tricks import as_strided
+from threadpoolctl import threadpool_limits
 
 from .basis import TRIPLES, LocalModel
 
-_SLAB_BYTES = 96 * 1024 * 1024
+_SLAB_BYTES_MIN = 8 * 1024 * 1024
+_SLAB_BYTES_MAX = 64 * 1024 * 1024
+"""Temporaries of one slab (per worker thread): a quarter of the float32 map, within these."""
 
 
 def interior_mask(shape: tuple[int, int, int], radius_vox: tuple[int, ...]) -> np.ndarray:
@@ -39,45 +43,121 @@ def interior_mask(shape: tuple[int, int, int], radius_vox: tuple[int, ...]) -> n
     return inside
 
 
-def _valid_correlate(data: np.ndarray, weights: np.ndarray, axis: int, radius: int) -> np.ndarray:
-    """Correlation along ``axis`` keeping only outputs whose window lies inside ``data``."""
-    # float32 input is read as is (ndimage works in double internally): exact and faster.
-    out = ndimage.correlate1d(
-        data, weights, axis=axis, output=np.float64, mode="constant", cval=0.0
-    )
-    index = [slice(None)] * data.ndim
-    index[axis] = slice(radius, data.shape[axis] - radius)
-    return out[tuple(index)]
+def _banded(filters: np.ndarray, n_out: int) -> np.ndarray:
+    """Correlation as a matrix: K (nf, n_out, n_out + 2r) with K[f, o, o + k] = filters[f, k].
 
-
-def _slab_responses(
-    block: np.ndarray, rows: np.ndarray, cols_mask: np.ndarray, model: LocalModel
-) -> np.ndarray:
-    """Responses (20, n_points) at the masked points of one slab.
-
-    ``block`` holds the input with margins r on every side of the slab's output region;
-    ``rows`` are the (z, y) output rows that contain masked points and ``cols_mask`` the
-    boolean mask restricted to those rows, shape (len(rows), n_x).
+    ``K[f] @ x`` gives the valid part of the correlation of ``x`` with ``filters[f]``.
     """
-    rz, ry, rx = model.radius_vox
-    fz, fy, fx = (ax.filters for ax in model.axes)
-    after_z = [_valid_correlate(block, fz[a], 0, rz) for a in range(4)]
-    after_y: dict[tuple[int, int], np.ndarray] = {}
-    for a in range(4):
-        for b in range(4 - a):
-            full = _valid_correlate(after_z[a], fy[b], 1, ry)
-            after_y[(a, b)] = full[rows[:, 0], rows[:, 1], :]
-    out = np.empty((len(TRIPLES), int(cols_mask.sum())))
-    for i, (a, b, c) in enumerate(TRIPLES):
-        line = _valid_correlate(after_y[(a, b)], fx[c], 1, rx)
-        out[i] = line[cols_mask]
+    nf, taps = filters.shape
+    out = np.zeros((nf, n_out, n_out + taps - 1))
+    for o in range(n_out):
+        out[:, o, o : o + taps] = filters
     return out
 
 
-def _fft_slab_responses(
+def _windows(arr: np.ndarray, axis: int, step: int, length: int) -> np.ndarray:
+    """Read-only overlapping windows of ``length`` every ``step`` along ``axis`` (no copy).
+
+    The axis of size n becomes two axes (n_windows, length), n_windows = (n − length)/step + 1.
+    """
+    count = (arr.shape[axis] - length) // step + 1
+    shape = arr.shape[:axis] + (count, length) + arr.shape[axis + 1 :]
+    st = arr.strides
+    strides = st[:axis] + (step * st[axis], st[axis]) + st[axis + 1 :]
+    return as_strided(arr, shape=shape, strides=strides, writeable=False)
+
+
+_TILE = 16
+"""Output rows per tile of the banded products along y and x (measured: 16–24 is the optimum)."""
+_ROW_BATCH = 128
+"""(z, y) rows per batch of the last (x) pass, which keeps its temporaries small."""
+
+
+class _Scratch(threading.local):
+    """Per-thread work arrays reused from slab to slab.
+
+    Fresh slab-sized arrays of a large map are above malloc's mmap threshold, so every slab
+    would map and fault in new pages (on 512³ maps the kernel time rivalled the arithmetic).
+    """
+
+    def __init__(self) -> None:
+        self.buffers: dict[str, np.ndarray] = {}
+
+    def get(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
+        """An uninitialised float64 array of ``shape`` (valid until the next get of ``name``)."""
+        size = math.prod(shape)
+        buf = self.buffers.get(name)
+        if buf is None or buf.size < size:
+            buf = self.buffers[name] = np.empty(size)
+        return buf[:size].reshape(shape)
+
+
+_scratch = _Scratch()
+
+
+def _separable_slab_energy(
     block: np.ndarray, rows: np.ndarray, cols_mask: np.ndarray, model: LocalModel
 ) -> np.ndarray:
-    """The same responses as :func:`_slab_responses`, through FFTs of the whole block.
+    """|Pᵀ R|² at the masked points of one slab, in C order (multiply by 1/σ² for the LRS).
+
+    ``block`` holds the input with margins r on every side of the slab's output region;
+    ``rows`` are the (z, y) output rows that contain masked points and ``cols_mask`` the
+    boolean mask restricted to those rows, shape (len(rows), n_x). The 1-D correlations run as
+    products with banded matrices (BLAS): z over the whole slab, y in tiles of ``_TILE`` rows,
+    x in tiles of ``_TILE`` columns on the masked rows only; all in double precision.
+    """
+    rz, ry, rx = model.radius_vox
+    fz, fy, fx = (ax.filters for ax in model.axes)
+    bz, by, bx = block.shape
+    tz = bz - 2 * rz
+    tiles_y = -(-(by - 2 * ry) // _TILE)
+    tiles_x = -(-(bx - 2 * rx) // _TILE)
+    ny, nx = tiles_y * _TILE + 2 * ry, tiles_x * _TILE + 2 * rx
+    padded = _scratch.get("padded", (bz, ny, nx))
+    padded[:, by:, :] = 0.0  # zero rows/columns feed discarded outputs only
+    padded[:, :by, bx:] = 0.0
+    padded[:, :by, :bx] = block
+    along_z = np.matmul(
+        _banded(fz, tz).reshape(4 * tz, bz),
+        padded.reshape(bz, ny * nx),
+        out=_scratch.get("along_z", (4 * tz, ny * nx)),
+    ).reshape(4, tz, ny, nx)
+    ky = _banded(fy, _TILE)
+    row_index = rows[:, 0] * (tiles_y * _TILE) + rows[:, 1]
+    along_y: dict[tuple[int, int], np.ndarray] = {}
+    for a in range(4):
+        tiles = _windows(along_z[a], 1, _TILE, _TILE + 2 * ry)  # (tz, tiles_y, T + 2ry, nx)
+        for b in range(4 - a):
+            full = np.matmul(ky[b], tiles, out=_scratch.get("full", (tz, tiles_y, _TILE, nx)))
+            along_y[(a, b)] = full.reshape(-1, nx).take(
+                row_index, axis=0, out=_scratch.get(f"y{a}{b}", (len(rows), nx))
+            )
+    kx = np.ascontiguousarray(_banded(fx, _TILE).transpose(0, 2, 1))  # (4, T + 2rx, T)
+    width = bx - 2 * rx
+    parts = []
+    for r0 in range(0, len(rows), _ROW_BATCH):
+        r1 = min(r0 + _ROW_BATCH, len(rows))
+        count = (r1 - r0) * tiles_x
+        responses = _scratch.get("responses", (len(TRIPLES), count, _TILE))
+        tiles = _scratch.get("tiles", (r1 - r0, tiles_x, _TILE + 2 * rx))
+        for i, (a, b, c) in enumerate(TRIPLES):
+            if c == 0:  # TRIPLES runs through c fastest: one tile copy per (a, b)
+                np.copyto(tiles, _windows(along_y[(a, b)][r0:r1], 1, _TILE, _TILE + 2 * rx))
+            np.matmul(tiles.reshape(count, _TILE + 2 * rx), kx[c], out=responses[i])
+        coords = np.matmul(
+            model.projection.T,
+            responses.reshape(len(TRIPLES), count * _TILE),
+            out=_scratch.get("coords", (model.projection.shape[1], count * _TILE)),
+        )
+        energy = np.einsum("ij,ij->j", coords, coords).reshape(r1 - r0, tiles_x * _TILE)
+        parts.append(energy[:, :width][cols_mask[r0:r1]])
+    return np.concatenate(parts)
+
+
+def _fft_slab_energy(
+    block: np.ndarray, rows: np.ndarray, cols_mask: np.ndarray, model: LocalModel
+) -> np.ndarray:
+    """The same as :func:`_separable_slab_energy`, through FFTs of the whole block.
 
     Circular wrap-around touches only outputs within r of the block's faces: the margins,
     which are cropped away.
@@ -91,7 +171,7 @@ def _fft_slab_responses(
             model.axes, (nz, ny, nx), (rz, ry, rx), (True, True, False), strict=True
         )
     )
-    out = np.empty((len(TRIPLES), int(cols_mask.sum())))
+    responses = np.empty((len(TRIPLES), int(cols_mask.sum())))
     index = {t: i for i, t in enumerate(TRIPLES)}
     for a in range(4):
         along_z = spec * kz[a][:, None, None]
@@ -100,8 +180,9 @@ def _fft_slab_responses(
             for c in range(4 - a - b):
                 full = sfft.irfftn(along_y * kx[c][None, None, :], s=block.shape, workers=1)
                 valid = full[rz : nz - rz, ry : ny - ry, rx : nx - rx]
-                out[index[(a, b, c)]] = valid[rows[:, 0], rows[:, 1], :][cols_mask]
-    return out
+                responses[index[(a, b, c)]] = valid[rows[:, 0], rows[:, 1], :][cols_mask]
+    coords = model.projection.T @ responses
+    return np.einsum("ij,ij->j", coords, coords)
 
 
 def _filter_spectra(filters: np.ndarray, n: int, radius: int, full: bool) -> np.ndarray:
@@ -113,12 +194,16 @@ def _filter_spectra(filters: np.ndarray, n: int, radius: int, full: bool) -> np.
     return np.conj(transform)
 
 
-# Cost model (seconds per voxel of a slab), measured on the 2-core reference machine with
-# 100–130³ slabs: the separable route pays a fixed ~250 ns per voxel (gathers, temporaries) plus
-# ~0.15 ns per filter tap and output; one FFT costs ~1.1 ns per voxel and log2(voxels).
-_SEPARABLE_FIXED = 250e-9
-_SEPARABLE_PER_TAP = 0.15e-9
-_FFT_PER_LOG_VOXEL = 1.1e-9
+# Cost model (seconds per output voxel of a slab, one thread), fitted to single-slab timings on
+# the 2-core reference machine (planes of 128–210 voxels, r = 7–40): the separable route pays
+# ~50 ns per voxel (padding, gathers, the projection) plus ~0.08 ns per column of its three
+# banded products (4·(t + 2r_z), 10·(T + 2r_y) and 20·(T + 2r_x) multiply-adds per voxel); the
+# FFT route pays 21 transforms of the whole block, margins included (~0.5–1 ns per voxel and
+# log2(voxels) each). With slabs bounded in memory the FFT route only wins for windows of
+# hundreds of voxels; the separable route is the one real maps take.
+_SEPARABLE_FIXED = 50e-9
+_SEPARABLE_PER_COLUMN = 0.08e-9
+_FFT_PER_LOG_VOXEL = 0.8e-9
 
 
 def choose_route(
@@ -126,27 +211,51 @@ def choose_route(
 ) -> str:
     """``separable`` or ``fft``, whichever the cost model says is cheaper for one slab.
 
-    ``row_fraction`` is the fraction of (z, y) rows of the slab that hold mask voxels (the
-    separable route's last pass runs on those rows only).
+    ``block_shape`` is the slab with its margins; ``row_fraction`` the fraction of its (z, y)
+    rows that hold mask voxels (the separable route's last pass runs on those rows only).
     """
-    voxels = float(np.prod(block_shape))
-    taps = [2 * r + 1 for r in radius]
-    separable = voxels * (
-        _SEPARABLE_FIXED
-        + _SEPARABLE_PER_TAP * (4 * taps[0] + 10 * taps[1] + 20 * row_fraction * taps[2])
+    rz, ry, rx = radius
+    out_voxels = float(
+        (block_shape[0] - 2 * rz) * (block_shape[1] - 2 * ry) * (block_shape[2] - 2 * rx)
     )
+    columns = 4 * block_shape[0] + 10 * (_TILE + 2 * ry) + 20 * row_fraction * (_TILE + 2 * rx)
+    separable = out_voxels * (_SEPARABLE_FIXED + _SEPARABLE_PER_COLUMN * columns)
+    voxels = float(np.prod(block_shape))
     fft = voxels * _FFT_PER_LOG_VOXEL * 21 * math.log2(max(voxels, 2.0))
     return "fft" if fft < separable else "separable"
 
 
-def _bounds(mask: np.ndarray) -> list[tuple[int, int]]:
-    """Half-open index range of the True voxels along each axis (the bounding box)."""
+def _interior_bounds(mask: np.ndarray, radius_vox: tuple[int, ...]) -> list[tuple[int, int]] | None:
+    """Half-open bounding box of the mask voxels whose window fits in the box (None if none)."""
+    inner = tuple(slice(r, n - r) for n, r in zip(mask.shape, radius_vox, strict=True))
+    if any(s.stop <= s.start for s in inner):
+        return None
+    core = mask[inner]
     out = []
-    for axis in range(mask.ndim):
-        other = tuple(a for a in range(mask.ndim) if a != axis)
-        hits = np.flatnonzero(mask.any(axis=other))
-        out.append((int(hits[0]), int(hits[-1]) + 1))
+    for axis in range(3):
+        other = tuple(a for a in range(3) if a != axis)
+        hits = np.flatnonzero(core.any(axis=other))
+        if hits.size == 0:
+            return None
+        out.append((inner[axis].start + int(hits[0]), inner[axis].start + int(hits[-1]) + 1))
     return out
+
+
+def _slab_thickness(route: str, plane_voxels: int, rz: int, map_voxels: int) -> int:
+    """Output planes per slab so that one slab's temporaries stay near its byte budget.
+
+    The budget is a quarter of the float32 map, at least 8 and at most 64 MiB per thread.
+
+    Separable: ~16 double planes per output plane (the z products and the gathered y
+    products) plus the 2r_z + 1 double input planes; thin slabs cost little because the
+    z product only reads the margins. FFT: ~6 double planes per block plane, margins included,
+    so its slabs are thicker to amortise them.
+    """
+    budget = min(max(map_voxels, _SLAB_BYTES_MIN), _SLAB_BYTES_MAX)  # 4 bytes/voxel ÷ 4
+    plane = 8 * plane_voxels
+    if route == "separable":
+        return int(max(1, min(16, (budget - plane * (2 * rz + 1)) // (16 * plane))))
+    return int(max(2 * rz + 1, budget // (6 * plane) - 2 * rz))
 
 
 def lrs_at_mask(
@@ -162,43 +271,44 @@ def lrs_at_mask(
     ``volume`` is the analysed map [z, y, x]; voxels whose window leaves the box get NaN (they
     are not tested at this wavelength). ``sigma2`` is the noise variance of ``volume``.
     ``route`` forces ``separable`` or ``fft``; by default :func:`choose_route` decides once for
-    the whole map from the box, the mask and the window.
+    the whole map from the box, the mask and the window. Slabs along z are computed by
+    ``threads`` workers (BLAS single-threaded inside them) and written straight into the
+    result, so memory stays at the result plus a few slabs.
     """
     if volume.shape != mask.shape:
         raise ValueError("volume and mask must have the same shape")
-    valid = mask & interior_mask(volume.shape, model.radius_vox)
     result = np.full(int(mask.sum()), np.nan)
-    if not valid.any():
+    bounds = _interior_bounds(mask, model.radius_vox)
+    if bounds is None:
         return result
     rz, ry, rx = model.radius_vox
-    (z_first, z_last), (y0, y1), (x0, x1) = _bounds(valid)
-    # a slab holds about 16 float64 planes' worth of intermediate arrays per output plane
-    plane_bytes = 8 * (y1 - y0 + 2 * ry) * (x1 - x0 + 2 * rx) * 16
-    thickness = max(1, min(z_last - z_first, _SLAB_BYTES // max(plane_bytes, 1)))
-    starts = list(range(z_first, z_last, thickness))
+    (z_first, z_last), (y0, y1), (x0, x1) = bounds
+    plane_voxels = (y1 - y0 + 2 * ry) * (x1 - x0 + 2 * rx)
     if route is None:
-        rows_used = valid[z_first:z_last, y0:y1, x0:x1].any(axis=2).mean()
+        thickness = _slab_thickness("separable", plane_voxels, rz, volume.size)
+        rows_used = float(mask[z_first:z_last, y0:y1, x0:x1].any(axis=2).mean())
         shape = (thickness + 2 * rz, y1 - y0 + 2 * ry, x1 - x0 + 2 * rx)
-        route = choose_route(shape, float(rows_used), model.radius_vox)
-    compute = _fft_slab_responses if route == "fft" else _slab_responses
+        route = choose_route(shape, rows_used, model.radius_vox)
+    thickness = min(_slab_thickness(route, plane_voxels, rz, volume.size), z_last - z_first)
+    compute = _fft_slab_energy if route == "fft" else _separable_slab_energy
+    # where each plane's mask voxels start in the C-order list of mask voxels
+    plane_start = np.concatenate([[0], np.cumsum(mask.sum(axis=(1, 2)))])
 
-    def slab(z0: int) -> np.ndarray:
+    def slab(z0: int) -> None:
         z1 = min(z0 + thickness, z_last)
-        block = volume[z0 - rz : z1 + rz, y0 - ry : y1 + ry, x0 - rx : x1 + rx]
-        sub = valid[z0:z1, y0:y1, x0:x1]
+        in_mask = mask[z0:z1]
+        sub = np.zeros_like(in_mask)
+        sub[:, y0:y1, x0:x1] = in_mask[:, y0:y1, x0:x1]
+        positions = plane_start[z0] + np.flatnonzero(sub[in_mask])
+        sub = sub[:, y0:y1, x0:x1]
         row_has = sub.any(axis=2)
         rows = np.argwhere(row_has)
         if rows.size == 0:
-            return np.empty(0)
-        responses = compute(block, rows, sub[row_has], model)
-        coords = model.projection.T @ responses
-        return np.einsum("ij,ij->j", coords, coords) / sigma2
+            return
+        block = volume[z0 - rz : z1 + rz, y0 - ry : y1 + ry, x0 - rx : x1 + rx]
+        result[positions] = compute(block, rows, sub[row_has], model) / sigma2
 
     workers = max(1, threads or os.cpu_count() or 1)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        parts = list(pool.map(slab, starts))
-    values = np.concatenate(parts) if parts else np.empty(0)
-    # Points come out slab by slab in C order of the valid voxels.
-    valid_in_mask = valid[mask]
-    result[valid_in_mask] = values
+    with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(slab, range(z_first, z_last, thickness)))
     return result

@@ -79,7 +79,7 @@ def estimate_sigma2(noise_map: np.ndarray, blocks: np.ndarray, model: LocalModel
     ez, ey, ex = edge
     total = 0.0
     # Batches keep the (blocks × window) array small for large windows.
-    batch = max(1, int(2_000_000 // (ez * ey * ex)))
+    batch = max(1, int(250_000 // (ez * ey * ex)))
     for i in range(0, len(starts), batch):
         chunk = starts[i : i + batch]
         offsets = np.indices(edge).reshape(3, -1)

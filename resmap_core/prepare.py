@@ -14,7 +14,13 @@ import scipy.fft as sfft
 from scipy import ndimage
 
 from resmap_core.errors import InputError
-from resmap_core.spectrum import Shells, make_shells, radial_gain, rfft_weights
+from resmap_core.spectrum import (
+    Shells,
+    irfftn_consuming,
+    make_shells,
+    radial_gain,
+    rfft_weights,
+)
 
 Spacing = tuple[float, float, float]
 
@@ -88,14 +94,22 @@ def auto_mask(
 
 
 def _shell_power(
-    volume: np.ndarray, spacing_zyx_A: Spacing, shells: Shells, threads: int | None
+    volume: np.ndarray,
+    spacing_zyx_A: Spacing,
+    shells: Shells,
+    threads: int | None,
+    remove_mean: bool = False,
 ) -> np.ndarray:
     """Shell-averaged |F|² of ``volume`` (rfftn grid) per shell, unnormalised.
 
     Single precision suffices for a power spectrum (relative error ~1e-7 per coefficient) and
     halves time and memory on large boxes; the shell sums are accumulated in double.
+    ``remove_mean`` zeroes the DC coefficient: the spectrum of ``volume − mean`` without a
+    copy of the volume.
     """
     ft = sfft.rfftn(np.asarray(volume, dtype=np.float32), workers=threads)
+    if remove_mean:
+        ft[0, 0, 0] = 0.0
     return shells.average_power(ft)
 
 
@@ -104,24 +118,26 @@ def noise_spectrum(
     spacing_zyx_A: Spacing,
     weight: np.ndarray | None = None,
     threads: int | None = None,
+    shells: Shells | None = None,
 ) -> dict[str, list[float]]:
     """Radially averaged noise power per voxel: {frequency_invA (Å⁻¹), power (map units²)}.
 
     The (weighted) mean is removed and the map multiplied by ``weight`` (default: whole box);
     power is divided by Σ weight², so white noise of variance s² gives power ≈ s² in every shell.
+    ``shells`` (from :func:`make_shells` for this grid) saves rebuilding them.
     """
     # float32 arrays with float64 accumulations: exact enough for spectra, half the memory.
     vol = np.asarray(noise, dtype=np.float32)
-    shells = make_shells(vol.shape, spacing_zyx_A)
+    shells = shells or make_shells(vol.shape, spacing_zyx_A)
     if weight is None:
-        weighted = vol - np.float32(vol.mean(dtype=np.float64))
-        norm = float(vol.size)
+        power = _shell_power(vol, spacing_zyx_A, shells, threads, remove_mean=True)
+        power /= float(vol.size)
     else:
         w = np.asarray(weight, dtype=np.float32)
         level = float((vol * w).sum(dtype=np.float64)) / float(w.sum(dtype=np.float64))
         weighted = (vol - np.float32(level)) * w
-        norm = float((w * w).sum(dtype=np.float64))
-    power = _shell_power(weighted, spacing_zyx_A, shells, threads) / norm
+        power = _shell_power(weighted, spacing_zyx_A, shells, threads)
+        power /= float((w * w).sum(dtype=np.float64))
     return {"frequency_invA": shells.frequency_invA.tolist(), "power": power.tolist()}
 
 
@@ -178,9 +194,12 @@ def detect_lowpass(
     leakage a hard edge would add beyond the cutoff.
     """
     # Single precision is ample for a power spectrum and keeps large boxes in memory.
-    vol = np.array(data, dtype=np.float32)
+    vol = np.asarray(data, dtype=np.float32)
     shells = make_shells(vol.shape, spacing_zyx_A)
-    if mask is not None:
+    if mask is None:
+        power = _shell_power(vol, spacing_zyx_A, shells, threads, remove_mean=True)
+    else:
+        vol = vol.copy()
         sigma = tuple(_blur_sigma_vox(vol.shape, spacing_zyx_A))
         soft = ndimage.gaussian_filter(np.asarray(mask, dtype=np.float32), sigma=sigma)
         level = float((vol * soft).sum(dtype=np.float64)) / max(
@@ -189,9 +208,7 @@ def detect_lowpass(
         vol -= np.float32(level)
         vol *= soft
         del soft
-    else:
-        vol -= np.float32(vol.mean(dtype=np.float64))
-    power = _shell_power(vol, spacing_zyx_A, shells, threads)
+        power = _shell_power(vol, spacing_zyx_A, shells, threads)
     tiny = np.finfo(np.float64).tiny
     logp = np.log10(np.maximum(np.nan_to_num(power, nan=tiny), tiny))
     n = logp.size
@@ -264,21 +281,50 @@ def _resample_axis(ft: np.ndarray, axis: int, m: int) -> np.ndarray:
     return np.moveaxis(out, 0, axis)
 
 
+def _resample_half_axis(ft: np.ndarray, n: int, m: int) -> np.ndarray:
+    """:func:`_resample_axis` for the last axis of 1-D ``rfft`` spectra of real lines.
+
+    ``ft`` holds bins 0 … n//2 of lines of length n; returns bins 0 … m//2 for length m. For
+    real lines bin n − j is the conjugate of bin j, so folding ±m/2 gives 2·Re(bin m/2) and
+    splitting the old Nyquist bin gives half of it (real) on each side.
+    """
+    if m == n:
+        return ft
+    out = np.zeros((*ft.shape[:-1], m // 2 + 1), dtype=ft.dtype)
+    if m < n:
+        out[...] = ft[..., : m // 2 + 1]
+        if m % 2 == 0:
+            out[..., m // 2] = 2.0 * ft[..., m // 2].real
+    else:
+        out[..., : n // 2 + 1] = ft
+        if n % 2 == 0:
+            out[..., n // 2] = ft[..., n // 2].real / 2.0
+    return out
+
+
 def fourier_resample(
     data: np.ndarray, new_shape: tuple[int, int, int], threads: int | None = None
 ) -> np.ndarray:
-    """Exact Fourier crop/pad of a periodic real array to ``new_shape`` (float64).
+    """Exact Fourier crop/pad of a periodic real array to ``new_shape``.
 
     Sample 0 keeps its position; coarse/fine sample j sits at j·(n·d/n'). Band-limited content
-    below the smaller grid's Nyquist is preserved exactly, and so is the mean.
+    below the smaller grid's Nyquist is preserved exactly, and so is the mean. float32 input
+    gives float32 output (single-precision transforms), anything else float64. The transform
+    runs one axis at a time (real along x first) and each axis is cropped as soon as it is
+    transformed, so a large map needs about one half-spectrum of extra memory.
     """
-    vol = np.asarray(data, dtype=np.float64)
+    vol = np.asarray(data)
+    vol = vol.astype(np.float32 if vol.dtype == np.float32 else np.float64, copy=False)
     if tuple(new_shape) == vol.shape:
         return vol.copy()
-    ft = sfft.fftn(vol, norm="forward", workers=threads)
-    for axis, m in enumerate(new_shape):
-        ft = _resample_axis(ft, axis, int(m))
-    return sfft.ifftn(ft, norm="forward", workers=threads).real
+    mz, my, mx = (int(m) for m in new_shape)
+    ft = sfft.rfft(vol, axis=2, norm="forward", workers=threads)
+    ft = _resample_half_axis(ft, vol.shape[2], mx)
+    for axis, m in ((0, mz), (1, my)):
+        ft = sfft.fft(ft, axis=axis, norm="forward", workers=threads, overwrite_x=True)
+        ft = _resample_axis(ft, axis, m)
+    ft = sfft.ifftn(ft, axes=(0, 1), norm="forward", workers=threads, overwrite_x=True)
+    return sfft.irfft(ft, n=mx, axis=2, norm="forward", workers=threads, overwrite_x=True)
 
 
 def resample_labels_to_grid(
@@ -314,25 +360,70 @@ def default_elbow_A(spacing_zyx_A: Spacing) -> float:
     return max(10.0, 2.1 * max(spacing_zyx_A))
 
 
+def _shifted_or(into: np.ndarray, src: np.ndarray, axis: int, shift: int) -> None:
+    """into |= src moved by ``shift`` voxels along ``axis`` (no wrap-around)."""
+    n = src.shape[axis]
+    if abs(shift) >= n:
+        return
+    dst = [slice(None)] * 3
+    org = [slice(None)] * 3
+    dst[axis] = slice(max(shift, 0), n + min(shift, 0))
+    org[axis] = slice(max(-shift, 0), n + min(-shift, 0))
+    into[tuple(dst)] |= src[tuple(org)]
+
+
+def dilate_ball(mask: np.ndarray, spacing_zyx_A: Spacing, radius_A: float) -> np.ndarray:
+    """Voxels within ``radius_A`` Å (Euclidean, physical) of a mask voxel, bool [z, y, x].
+
+    The same set as ``distance_transform_edt(~mask, sampling) <= radius_A``, built from unions
+    of shifted 1-D maximum filters (the ball is a union of x-runs over its (z, y) offsets), so
+    it needs a few boolean volumes instead of the transform's ~20 bytes per voxel.
+    """
+    sz, sy, sx = spacing_zyx_A
+    r2 = radius_A * radius_A * (1.0 + 1e-12)  # a voxel exactly at the radius is inside
+    runs: dict[int, np.ndarray] = {}  # x half-width -> mask dilated along x by it
+
+    def run(half: int) -> np.ndarray:
+        if half not in runs:
+            runs[half] = ndimage.maximum_filter1d(mask, 2 * half + 1, axis=2, mode="constant")
+        return runs[half]
+
+    def disk(dz: int) -> np.ndarray:
+        """In-plane dilation by the ball's section at z-offset dz."""
+        out = np.zeros_like(mask)
+        rest = r2 - (dz * sz) ** 2
+        for dy in range(-int(np.sqrt(rest) / sy), int(np.sqrt(rest) / sy) + 1):
+            half = int(np.sqrt(max(rest - (dy * sy) ** 2, 0.0)) / sx)
+            _shifted_or(out, run(half), 1, dy)
+        return out
+
+    mask = np.asarray(mask, dtype=bool)
+    out = np.zeros_like(mask)
+    for dz in range(int(radius_A / sz) + 1):
+        section = disk(dz)  # the same for ±dz
+        _shifted_or(out, section, 0, dz)
+        if dz:
+            _shifted_or(out, section, 0, -dz)
+    return out
+
+
 def background_weight(
     mask: np.ndarray, spacing_zyx_A: Spacing, dilation_A: float | None = None
 ) -> np.ndarray:
-    """Soft background weight in [0, 1] (float64): complement of the dilated particle mask.
+    """Soft background weight in [0, 1] (float32): complement of the dilated particle mask.
 
     The mask is grown by ``dilation_A`` (default 6 × the largest voxel size, Å, Euclidean in
     physical units), complemented and blurred with σ = 2 % of the longest box edge.
     """
     m = np.asarray(mask, dtype=bool)
     grow = 6.0 * max(spacing_zyx_A) if dilation_A is None else float(dilation_A)
-    if m.any():
-        dist = ndimage.distance_transform_edt(~m, sampling=spacing_zyx_A)
-        background = dist > grow
-    else:
-        background = np.ones(m.shape, dtype=bool)
+    background = ~dilate_ball(m, spacing_zyx_A, grow) if m.any() else np.ones(m.shape, bool)
     soft = ndimage.gaussian_filter(
-        background.astype(np.float64), sigma=tuple(_blur_sigma_vox(m.shape, spacing_zyx_A))
+        background.astype(np.float32),
+        sigma=tuple(_blur_sigma_vox(m.shape, spacing_zyx_A)),
+        output=np.float32,
     )
-    return np.clip(soft, 0.0, 1.0)
+    return np.clip(soft, 0.0, 1.0, out=soft)
 
 
 @dataclass(frozen=True)
@@ -377,27 +468,30 @@ def _filter_volume(
     vol = np.asarray(data, dtype=np.float32)
     ft = sfft.rfftn(vol, workers=threads)
     radial_gain(ft, vol.shape, spacing_zyx_A, gain_fn)
-    return sfft.irfftn(ft, vol.shape, workers=threads)
+    return irfftn_consuming(ft, vol.shape, threads)
 
 
-def fit_prewhitening(
+def prewhiten(
     noise: np.ndarray,
     spacing_zyx_A: Spacing,
     weight: np.ndarray | None = None,
     elbow_A: float | None = None,
     threads: int | None = None,
-) -> Prewhitening:
-    """Fit the whitening filter on a noise map (half-map difference, or map × background weight).
+) -> tuple[Prewhitening, np.ndarray]:
+    """Fit the whitening filter on a noise map and return it with the whitened map (float32).
 
-    Fit ½·ln P(k) (shell-averaged power) for shells k ≥ 1/elbow_A with a quadratic in k,
-    least squares weighted by the number of Fourier coefficients in each shell.
+    The noise map is the half-map difference, or the map itself with ``weight`` the background
+    weight (single mode). Fits ½·ln P(k) (shell-averaged power) for shells k ≥ 1/elbow_A with a
+    quadratic in k, least squares weighted by the number of Fourier coefficients in each shell.
+    The whitened map is what :func:`apply_prewhitening` gives for the same map; its spectrum is
+    recorded as ``spectrum_after``.
     """
     vol = np.asarray(noise, dtype=np.float32)
     elbow = default_elbow_A(spacing_zyx_A) if elbow_A is None else float(elbow_A)
-    before = noise_spectrum(vol, spacing_zyx_A, weight, threads)
+    shells = make_shells(vol.shape, spacing_zyx_A)
+    before = noise_spectrum(vol, spacing_zyx_A, weight, threads, shells)
     k = np.asarray(before["frequency_invA"])
     power = np.asarray(before["power"])
-    shells = make_shells(vol.shape, spacing_zyx_A)
     counts = shells.sum(np.broadcast_to(rfft_weights(vol.shape), shells.index.shape))
     use = (k >= 1.0 / elbow - 1e-12) & np.isfinite(power) & (power > 0) & (counts > 0)
     if int(use.sum()) < 4:
@@ -419,8 +513,20 @@ def fit_prewhitening(
         spectrum_after=(),
     )
     whitened = _filter_volume(vol, spacing_zyx_A, partial.gain, threads)
-    after = noise_spectrum(whitened, spacing_zyx_A, weight, threads)["power"]
-    return Prewhitening(**{**partial.__dict__, "spectrum_after": tuple(float(v) for v in after)})
+    after = noise_spectrum(whitened, spacing_zyx_A, weight, threads, shells)["power"]
+    fitted = Prewhitening(**{**partial.__dict__, "spectrum_after": tuple(float(v) for v in after)})
+    return fitted, whitened
+
+
+def fit_prewhitening(
+    noise: np.ndarray,
+    spacing_zyx_A: Spacing,
+    weight: np.ndarray | None = None,
+    elbow_A: float | None = None,
+    threads: int | None = None,
+) -> Prewhitening:
+    """The filter of :func:`prewhiten` alone."""
+    return prewhiten(noise, spacing_zyx_A, weight, elbow_A, threads)[0]
 
 
 def apply_prewhitening(

@@ -27,22 +27,22 @@ import numpy as np
 from scipy import ndimage
 
 from .atomic import atomic_path, write_json
-from .basis import KERNELS, local_model, window_radius_vox
+from .basis import KERNELS, LocalModel, local_model, window_radius_vox
 from .errors import InputError
 from .fdr import benjamini_yekutieli
 from .lrs import lrs_at_mask
 from .mrc import MapData, MapGeometry, check_half_maps, sha256_file, write_map
-from .noise import MIN_BLOCKS, block_starts, estimate_sigma2
+from .noise import MIN_BLOCKS, NoiseEstimate, block_starts, estimate_sigma2
 from .null import tail_quantile
 from .prepare import (
     apply_prewhitening,
     auto_mask,
     background_weight,
     detect_lowpass,
-    fit_prewhitening,
     fourier_resample,
     lowpass_grid,
     noise_spectrum,
+    prewhiten,
     resample_labels_to_grid,
 )
 from .progress import Progress
@@ -125,6 +125,8 @@ class Prepared:
     _fingerprint: str | None = field(default=None, repr=False, compare=False)
     _distance_to_mask: np.ndarray | None = field(default=None, repr=False, compare=False)
     _blocks: dict = field(default_factory=dict, repr=False, compare=False)
+    _noise: dict = field(default_factory=dict, repr=False, compare=False)
+    _noise_released: bool = field(default=False, repr=False, compare=False)
 
     def noise_region_at(self, radius_vox: tuple[int, ...]) -> np.ndarray:
         """Where σ² blocks may lie for a window of half-width ``radius_vox``.
@@ -137,13 +139,13 @@ class Prepared:
         if self.mode != "split":
             return self.noise_region
         if self._distance_to_mask is None:
-            # taxicab distance = what repeated 6-connected dilations would grow
-            self._distance_to_mask = ndimage.distance_transform_cdt(
-                ~self.noise_region, metric="taxicab"
-            )
-            self._distance_to_mask[~_inscribed_ellipsoid(self.noise_region.shape)] = np.iinfo(
-                self._distance_to_mask.dtype
-            ).max  # blocks stay inside the box's inscribed ellipsoid
+            # taxicab distance = what repeated 6-connected dilations would grow; uint16 keeps
+            # it at half the map's size (windows are far narrower than 65535 voxels)
+            distance = ndimage.distance_transform_cdt(~self.noise_region, metric="taxicab")
+            far = np.iinfo(np.uint16).max
+            np.minimum(distance, far, out=distance)
+            distance[~_inscribed_ellipsoid(self.noise_region.shape)] = far  # blocks stay inside
+            self._distance_to_mask = distance.astype(np.uint16)
         return self._distance_to_mask <= max(radius_vox)
 
     def noise_blocks(self, radius_vox: tuple[int, ...]) -> np.ndarray:
@@ -157,7 +159,32 @@ class Prepared:
     @property
     def noise_source(self) -> np.ndarray:
         """The map whose blocks give σ²: the difference map (split) or the map itself."""
+        if self._noise_released:
+            raise RuntimeError("the noise map was released after estimating the listed σ²")
         return self.noise if self.noise is not None else self.signal
+
+    def noise_estimate(self, model: LocalModel) -> NoiseEstimate:
+        """σ² at ``model``'s wavelength from the noise blocks (cached per wavelength)."""
+        key = float(model.wavelength_A)
+        if key not in self._noise:
+            blocks = self.noise_blocks(model.radius_vox)
+            self._noise[key] = estimate_sigma2(self.noise_source, blocks, model)
+        return self._noise[key]
+
+    def estimate_noise_and_release(self, wavelengths: Iterable[float]) -> None:
+        """σ² for every wavelength now, then drop what only σ² needed.
+
+        The difference map (split mode) and the block search's distance map are released, so
+        the passes of a large map run with two full-size arrays fewer in memory. Later passes
+        can only use the wavelengths listed here.
+        """
+        for lam in wavelengths:
+            self.noise_estimate(local_model(lam, self.spacing_zyx_A, self.params.kernel))
+        self.fingerprint()  # it covers the difference map: compute it while we have it
+        self._noise_released = True
+        self.noise = None
+        self._distance_to_mask = None
+        self._blocks.clear()
 
     def fingerprint(self) -> str:
         """Short digest tying pass files to the prepared data they came from (cached)."""
@@ -261,7 +288,7 @@ def prepare_inputs(
     else:
         if mask.shape != geometry.shape:
             raise InputError(f"{mask_path}: the mask is not on the map's grid.")
-        input_mask = mask.astype(bool)
+        input_mask = mask.astype(bool, copy=False)
         mask_record = {"source": "given", "path": mask_path}
     mask_record["voxels"] = int(input_mask.sum())
     progress.say(f"{mode} mode, box {geometry.shape[::-1]}, mask {mask_record['voxels']} voxels")
@@ -297,7 +324,7 @@ def prepare_inputs(
                 lowpass_rec["detected"] = False
     shape = signal.shape
     if mode == "split":
-        noise_region = analysis_mask.copy()
+        noise_region = analysis_mask  # read only: shared, not copied
     else:
         # A margin of 2 voxels keeps the faint edge of the density out of the background.
         grown = ndimage.binary_dilation(analysis_mask, iterations=2)
@@ -306,14 +333,12 @@ def prepare_inputs(
     pw_record = None
     if params.prewhiten:
         if mode == "split":
-            pw = fit_prewhitening(noise, spacing, threads=threads)
+            pw, noise = prewhiten(noise, spacing, threads=threads)
+            signal = apply_prewhitening(signal, pw, threads=threads)
         else:
-            pw = fit_prewhitening(
-                signal, spacing, weight=background_weight(analysis_mask, spacing), threads=threads
-            )
-        signal = apply_prewhitening(signal, pw, threads=threads).astype(np.float32)
-        if noise is not None:
-            noise = apply_prewhitening(noise, pw, threads=threads).astype(np.float32)
+            weight = background_weight(analysis_mask, spacing)
+            pw, signal = prewhiten(signal, spacing, weight=weight, threads=threads)
+            del weight
         pw_record = pw.record()
         progress.say(f"pre-whitened beyond {pw_record['elbow_A']:.1f} Å")
     if pw_record is not None:
@@ -341,8 +366,8 @@ def prepare_inputs(
     }
     return Prepared(
         mode=mode,
-        signal=signal.astype(np.float32),
-        noise=None if noise is None else noise.astype(np.float32),
+        signal=signal.astype(np.float32, copy=False),
+        noise=None if noise is None else noise.astype(np.float32, copy=False),
         mask=analysis_mask,
         noise_region=noise_region,
         input_mask=input_mask,
@@ -458,7 +483,7 @@ def compute_pass(prep: Prepared, wavelength_A: float, threads: int | None = None
     """LRS at every mask voxel for one wavelength (independent of every other pass)."""
     start = time.perf_counter()
     model = local_model(wavelength_A, prep.spacing_zyx_A, prep.params.kernel)
-    est = estimate_sigma2(prep.noise_source, prep.noise_blocks(model.radius_vox), model)
+    est = prep.noise_estimate(model)
     if est.blocks < MIN_BLOCKS or not est.sigma2 > 0:
         lrs = np.full(int(prep.mask.sum()), np.nan)
     else:
@@ -492,6 +517,17 @@ def save_pass(path: str, result: PassResult) -> None:
             null_weights=result.null_weights,
             meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
         )
+
+
+def pass_meta(path: str) -> dict:
+    """The metadata of a pass file (wavelength_A, seconds, …), read without its LRS array."""
+    try:
+        with np.load(path) as npz:
+            meta = json.loads(npz["meta"].tobytes().decode())
+        float(meta["wavelength_A"]), float(meta["seconds"])
+        return meta
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"{path}: not a pass file from 'resmap pass' ({exc}).") from None
 
 
 def load_pass(path: str) -> PassResult:
@@ -545,7 +581,7 @@ def assign_resolution(
     progress = progress or Progress(quiet=True)
     params = prep.params
     n = int(prep.mask.sum())
-    resolution = np.full(n, np.nan)
+    resolution = np.full(n, np.nan, dtype=np.float32)  # the output map is float32 anyway
     records: list[dict] = []
     fingerprint = prep.fingerprint()
 
@@ -557,6 +593,7 @@ def assign_resolution(
                     "rerun 'resmap pass' on this PREP.npz."
                 )
             yield res
+            del res  # hold no pass while the next one is computed
 
     if params.fdr_mode == "global":
         results = list(checked(passes))
@@ -580,23 +617,28 @@ def assign_resolution(
         if not unresolved.any():
             break
         rec = _wavelength_record(res, params.p_value)
-        tested = unresolved & np.isfinite(res.lrs)
-        if tested.any():
-            by = benjamini_yekutieli([res.lrs[tested]], [res.null_weights], params.p_value)
-            hit = np.flatnonzero(tested)[by.rejected[0]]
+        stats = np.where(unresolved, res.lrs, np.nan)  # the family: unresolved, testable voxels
+        del unresolved
+        tested = int(np.count_nonzero(~np.isnan(stats)))
+        if tested:
+            by = benjamini_yekutieli([stats], [res.null_weights], params.p_value)
+            hit = by.rejected[0]
             resolution[hit] = res.wavelength_A
             thr = by.stat_thresholds[0]
             rec.update(
-                tested=int(tested.sum()),
-                assigned=int(hit.size),
+                tested=tested,
+                assigned=int(np.count_nonzero(hit)),
                 threshold_fdr=None if not np.isfinite(thr) else float(thr),
             )
+            del by, hit
+        del stats
         records.append(rec)
         left = int(np.isnan(resolution).sum())
         progress.say(
             f"λ = {res.wavelength_A:5.2f} Å  σ² = {res.sigma2:.4g}  tested {rec['tested']}  "
             f"assigned {rec['assigned']}  voxels left {left}"
         )
+        del res  # drop this pass before the next one is computed (memory of large maps)
     return resolution, records
 
 
@@ -617,7 +659,7 @@ def _to_input_grid(prep: Prepared, analysis: np.ndarray) -> np.ndarray:
         coded, coded.shape, prep.spacing_zyx_A, geometry.shape, geometry.spacing_zyx_A
     )
     fine[np.isinf(fine)] = np.nan
-    return fine.astype(np.float32)
+    return fine.astype(np.float32, copy=False)
 
 
 def finalize(
@@ -632,9 +674,13 @@ def finalize(
         analysis = _to_input_grid(prep, analysis)
     inside = analysis[prep.input_mask]
     summary = resolution_summary(inside)
-    lambdas = sorted({float(v) for v in inside[np.isfinite(inside)]})
-    counts = [int(np.sum(inside == lam)) for lam in lambdas]
-    out = np.where(prep.input_mask & np.isfinite(analysis), analysis, np.float32(params.outside))
+    lambdas, counts = np.unique(inside[np.isfinite(inside)], return_counts=True)
+    del inside
+    # in place: outside the mask and unresolved voxels get the outside value
+    outside = ~prep.input_mask
+    outside |= np.isnan(analysis)
+    analysis[outside] = np.float32(params.outside)
+    del outside
     record = {
         "mode": prep.mode,
         "voxel_size_A": list(geometry.voxel_size_A),
@@ -644,7 +690,10 @@ def finalize(
         "fdr_mode": params.fdr_mode,
         "outside_value": params.record()["outside"],
         "mask_voxels": int(prep.input_mask.sum()),
-        "histogram": {"lambda_A": lambdas, "count": counts},
+        "histogram": {
+            "lambda_A": [float(v) for v in lambdas],
+            "count": [int(v) for v in counts],
+        },
         "wavelengths": records,
         "prewhitening": prep.record.get("prewhitening"),
         "noise_spectrum": prep.record.get("noise_spectrum"),
@@ -655,7 +704,7 @@ def finalize(
         "versions": versions(),
         **summary,
     }
-    return out.astype(np.float32), record
+    return analysis, record
 
 
 def write_result(
@@ -684,6 +733,7 @@ def run_local(
     prep = prepare_inputs(maps, mask, params, mask_path, threads, progress)
     grid = wavelength_grid(prep)
     progress.say(f"{len(grid)} wavelengths: {grid[0]:.2f} .. {grid[-1]:.2f} Å")
+    prep.estimate_noise_and_release(grid)
     passes = (compute_pass(prep, lam, threads) for lam in grid)
     resolution, records = assign_resolution(prep, passes, progress)
     return finalize(prep, resolution, records)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import scipy.fft as sfft
+from scipy import ndimage
 
 from resmap_core.mrc import read_map
 from resmap_core.prepare import (
@@ -13,6 +15,7 @@ from resmap_core.prepare import (
     auto_mask,
     background_weight,
     detect_lowpass,
+    dilate_ball,
     fit_prewhitening,
     fourier_resample,
     lowpass_grid,
@@ -292,3 +295,39 @@ def test_single_mode_noise_spectrum_from_background_weight_is_white_level():
     spec = noise_spectrum(data, spacing, background_weight(mask, spacing))
     p = np.asarray(spec["power"])[6:]
     assert np.all(np.abs(p / 4.0 - 1.0) < 0.35)
+
+
+@pytest.mark.parametrize(
+    ("shape", "spacing", "radius"),
+    [
+        ((30, 34, 28), (1.0, 1.0, 1.0), 6.0),
+        ((25, 30, 33), (1.3, 0.9, 1.1), 5.0),
+        ((40, 36, 30), (0.8, 1.2, 1.0), 7.3),
+        ((12, 40, 40), (1.0, 1.0, 1.0), 20.0),  # ball wider than the box along z
+    ],
+)
+def test_ball_dilation_equals_euclidean_distance_threshold(shape, spacing, radius):
+    mask = np.random.default_rng(4).random(shape) < 0.003
+    mask[0, 0, 0] = mask[-1, -1, -1] = True  # corners: no wrap-around
+    expected = ndimage.distance_transform_edt(~mask, sampling=spacing) <= radius
+    np.testing.assert_array_equal(dilate_ball(mask, spacing, radius), expected)
+
+
+def test_fourier_resample_in_single_precision_matches_double():
+    f = _bandlimited((40, 36, 33), 6)
+    fine = f((40, 36, 33))
+    for shape in [(16, 15, 14), (13, 20, 17), (48, 40, 35)]:
+        single = fourier_resample(fine.astype(np.float32), shape)
+        assert single.dtype == np.float32
+        np.testing.assert_allclose(single, fourier_resample(fine, shape), atol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(32, 30, 28), (17, 19, 21)])
+def test_irfftn_consuming_inverts_rfftn_like_irfftn(shape):
+    from resmap_core.spectrum import irfftn_consuming
+
+    data = np.random.default_rng(2).standard_normal(shape)
+    expected = sfft.irfftn(sfft.rfftn(data), shape)
+    spectrum = sfft.rfftn(data)
+    np.testing.assert_allclose(irfftn_consuming(spectrum, shape), expected, atol=1e-13)
+    np.testing.assert_allclose(expected, data, atol=1e-12)

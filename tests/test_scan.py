@@ -237,3 +237,27 @@ def test_real_emdb_maps_run_end_to_end_in_single_map_mode(tmp_path, entry, low, 
     assert result.geometry.shape == source.geometry.shape
     assert result.geometry.start_vox == source.geometry.start_vox
     np.testing.assert_allclose(result.voxel_size_A, source.voxel_size_A, rtol=1e-5)
+
+
+def test_released_noise_keeps_the_listed_estimates_and_refuses_others():
+    from resmap_core.basis import local_model
+    from resmap_core.scan import prepare_inputs, wavelength_grid
+
+    shape = (40, 40, 40)
+    density = band_limited_noise(shape, SPACING, 4.0, np.random.default_rng(3))
+    h1, h2 = half_maps(density * (radius_A(shape, SPACING) < 13), 0.4, seed=4)
+    geometry = MapGeometry(shape=shape, voxel_size_A=SPACING)
+    maps = [MapData(h1, geometry, ""), MapData(h2, geometry, "")]
+    mask = radius_A(shape, SPACING) < 16
+    params = Params(max_res_A=9.0)
+    fresh = prepare_inputs(maps, mask, params)
+    released = prepare_inputs(maps, mask, params)
+    grid = wavelength_grid(released)
+    fingerprint = fresh.fingerprint()
+    released.estimate_noise_and_release(grid[:-1])
+    assert released.noise is None and released.fingerprint() == fingerprint
+    for lam in grid[:-1]:
+        model = local_model(lam, SPACING, params.kernel)
+        assert released.noise_estimate(model) == fresh.noise_estimate(model)
+    with pytest.raises(RuntimeError):
+        released.noise_estimate(local_model(grid[-1], SPACING, params.kernel))

@@ -17,6 +17,7 @@ from ..scan import (
     finalize,
     load_pass,
     load_prepared,
+    pass_meta,
     prepare_inputs,
     save_pass,
     save_prepared,
@@ -129,16 +130,18 @@ def run_fdr(args: argparse.Namespace) -> int:
     if overrides:
         prep.params = replace(prep.params, **overrides)
         prep.params.check()
-    passes = sorted((load_pass(p) for p in args.passes), key=lambda r: r.wavelength_A)
+    metas = sorted(((pass_meta(p), p) for p in args.passes), key=lambda m: m[0]["wavelength_A"])
     expected = wavelength_grid(prep)
-    given = [p.wavelength_A for p in passes]
+    given = [float(meta["wavelength_A"]) for meta, _ in metas]
     if given != expected:
         raise InputError(
             f"the pass files cover {given} Å but the wavelength grid is {expected} Å; "
             "run 'resmap pass' for exactly the wavelengths of 'resmap wavelengths'."
         )
+    # loaded one at a time as the scan consumes them: large maps have many passes
+    passes = (load_pass(path) for _, path in metas)
     resolution, records = assign_resolution(prep, passes, progress)
     volume, record = finalize(prep, resolution, records)
-    seconds = time.perf_counter() - start + sum(p.seconds for p in passes)
+    seconds = time.perf_counter() - start + sum(float(meta["seconds"]) for meta, _ in metas)
     write_result(args.out, volume, record, prep.input_geometry, seconds)
     return 0
