@@ -1,4 +1,4 @@
-"""Speed and memory of `resmap local` (split mode) on synthetic half maps.
+"""Speed and memory of `resmap local` on synthetic half maps (split mode by default).
 
 Prints, per box and mask size: seconds per wavelength, whole-run seconds, peak RSS of the run
 (inputs included, test-data generation excluded) as MB, as a multiple of the float32 map (×map)
@@ -9,6 +9,7 @@ program used this range). Each case runs in its own process so that peak RSS is 
 
     python benchmarks/bench_resmap.py            # 64³ .. 256³
     python benchmarks/bench_resmap.py --large    # also 384³ and 512³
+    python benchmarks/bench_resmap.py --boxes 256 --variant single   # or lowpass
 """
 
 from __future__ import annotations
@@ -71,8 +72,22 @@ def _peak_rss_MB() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def run_case(n: int, fraction: float, threads: int) -> dict:
-    """One benchmark case in this process; returns its numbers."""
+def _lowpass(volume: np.ndarray, cutoff_A: float) -> None:
+    """Zero every Fourier coefficient beyond ``cutoff_A`` (1 Å voxels), in place."""
+    kz, ky = (np.fft.fftfreq(n) for n in volume.shape[:2])
+    kx = np.fft.rfftfreq(volume.shape[2])
+    ft = sfft.rfftn(volume)
+    k2 = kz[:, None, None] ** 2 + ky[None, :, None] ** 2 + kx[None, None, :] ** 2
+    ft[k2 > cutoff_A**-2] = 0.0
+    volume[...] = sfft.irfftn(ft, volume.shape)
+
+
+def run_case(n: int, fraction: float, threads: int, variant: str = "split") -> dict:
+    """One benchmark case in this process; returns its numbers.
+
+    ``variant``: ``split`` (half maps), ``single`` (one map, noise from the background) or
+    ``lowpass`` (half maps low-pass filtered at 3 Å, so the scan resamples them).
+    """
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # a checkout
     from resmap_core.mrc import MapData, MapGeometry
     from resmap_core.phantoms import band_limited_noise, half_maps, radius_A
@@ -89,7 +104,14 @@ def run_case(n: int, fraction: float, threads: int) -> dict:
     h1, h2 = half_maps(density, noise_sigma=1.0, seed=n)
     del density, r
     geometry = MapGeometry(shape=shape, voxel_size_A=spacing)
-    maps = [MapData(h1, geometry, ""), MapData(h2, geometry, "")]
+    if variant == "lowpass":
+        _lowpass(h1, 3.0)
+        _lowpass(h2, 3.0)
+    if variant == "single":
+        del h2
+        maps = [MapData(h1, geometry, "")]
+    else:
+        maps = [MapData(h1, geometry, ""), MapData(h2, geometry, "")]
     params = Params(min_res_A=2.2, max_res_A=12.2, step_res_A=1.0)
     _reset_peak_rss()  # the peak of run_local itself, not of making the test data
     start = time.perf_counter()
@@ -118,17 +140,24 @@ def main() -> None:
     parser.add_argument("--large", action="store_true", help="also 384³ and 512³")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--boxes", type=int, nargs="*", default=None)
+    parser.add_argument(
+        "--variant",
+        choices=("split", "single", "lowpass"),
+        default="split",
+        help="half maps (default), one map, or half maps low-pass filtered at 3 Å",
+    )
     parser.add_argument("--case", nargs=2, type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.case:
-        print(json.dumps(run_case(int(args.case[0]), args.case[1], args.threads)))
+        case = run_case(int(args.case[0]), args.case[1], args.threads, args.variant)
+        print(json.dumps(case))
         return
     boxes = args.boxes or ([64, 128, 192, 256] + ([384, 512] if args.large else []))
     header = (
         f"{'box':>5} {'mask':>6} {'nλ':>3} {'s/λ':>8} {'total s':>8} {'peak MB':>8} "
         f"{'×map':>5} {'net×':>5} {'FFT pair s':>10} {'pairs/λ':>8}"
     )
-    print(f"threads={args.threads}  (2.2–12.2 Å, 1 Å steps, 1 Å voxels, split mode)")
+    print(f"threads={args.threads}  (2.2–12.2 Å, 1 Å steps, 1 Å voxels, {args.variant})")
     print(header)
     for n in boxes:
         for fraction in MASK_FRACTIONS:
@@ -141,6 +170,8 @@ def main() -> None:
                     str(fraction),
                     "--threads",
                     str(args.threads),
+                    "--variant",
+                    args.variant,
                 ],
                 capture_output=True,
                 text=True,

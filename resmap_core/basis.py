@@ -65,8 +65,12 @@ def icosahedral_axes() -> tuple[np.ndarray, np.ndarray]:
 def window_radius_vox(
     wavelength_A: float, spacing_zyx_A: tuple[float, float, float]
 ) -> tuple[int, ...]:
-    """Half-width r_a = ceil(λ / (2 d_a)) of the window along (z, y, x), in voxels."""
-    return tuple(int(math.ceil(wavelength_A / (2.0 * d) - 1e-9)) for d in spacing_zyx_A)
+    """Half-width r_a = ceil(λ / (2 d_a)) of the window along (z, y, x), in voxels, at least 2.
+
+    Two is the least that fits the model: its cubic polynomials need four samples per axis, and
+    λ = 2d (Nyquist, allowed by --min-res) would otherwise give a 3-voxel window.
+    """
+    return tuple(max(2, int(math.ceil(wavelength_A / (2.0 * d) - 1e-9))) for d in spacing_zyx_A)
 
 
 def scale_invA(wavelength_A: float) -> float:

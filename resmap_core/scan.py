@@ -440,6 +440,10 @@ def wavelength_grid(prep: Prepared) -> list[float]:
     params = prep.params
     spacing = prep.spacing_zyx_A
     min_res = params.min_res_A if params.min_res_A is not None else _min_res_default(spacing)
+    # A map resampled for its low-pass filter holds nothing finer than the coarse grid's
+    # Nyquist: a --min-res chosen for the input grid starts the scan at the first step above it.
+    resampled = bool((prep.record.get("lowpass") or {}).get("detected"))
+    floor = _min_res_default(spacing) if resampled else 0.0
     step = params.step_res_A
     limit = params.max_res_A
     grid: list[float] = []
@@ -448,6 +452,8 @@ def wavelength_grid(prep: Prepared) -> list[float]:
         lam = round(min_res + i * step, 6)
         if limit is not None and lam > limit + 1e-9:
             break
+        if lam < floor - 1e-9:
+            continue
         radius = window_radius_vox(lam, spacing)
         edges = tuple(2 * r + 1 for r in radius)
         blocks = len(prep.noise_blocks(radius))

@@ -40,6 +40,7 @@ def direct_lrs(volume, points, model, kernel, sigma2) -> np.ndarray:
 
 
 CASES = [
+    (2.0, (1.0, 1.0, 1.0), (20, 22, 24)),  # λ at Nyquist: the window keeps its 5-voxel minimum
     (2.2, (1.0, 1.0, 1.0), (24, 24, 24)),
     (3.2, (1.0, 1.0, 1.0), (30, 32, 28)),
     (5.0, (1.3, 1.0, 0.8), (26, 30, 34)),  # anisotropic voxels, non-cubic box

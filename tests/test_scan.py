@@ -261,3 +261,29 @@ def test_released_noise_keeps_the_listed_estimates_and_refuses_others():
         assert released.noise_estimate(model) == fresh.noise_estimate(model)
     with pytest.raises(RuntimeError):
         released.noise_estimate(local_model(grid[-1], SPACING, params.kernel))
+
+
+def test_min_res_at_input_nyquist_runs_on_plain_and_lowpass_resampled_maps():
+    import scipy.fft as sfft
+
+    shape = (48, 48, 48)
+    density = band_limited_noise(shape, SPACING, 4.0, np.random.default_rng(6))
+    h1, h2 = half_maps(density * (radius_A(shape, SPACING) < 15), 0.3, seed=7)
+    geometry = MapGeometry(shape=shape, voxel_size_A=SPACING)
+    mask = radius_A(shape, SPACING) < 18
+    plain = [MapData(h1, geometry, ""), MapData(h2, geometry, "")]
+    _, rec = run_local(plain, mask, Params(min_res_A=2.0, max_res_A=5.0, lowpass_check=False))
+    assert rec["wavelengths"][0]["lambda_A"] == 2.0
+    assert rec["wavelengths"][0]["window_radius_vox"] == [2, 2, 2]
+    kz, ky = np.fft.fftfreq(48)[:, None, None], np.fft.fftfreq(48)[None, :, None]
+    k = np.sqrt(kz**2 + ky**2 + np.fft.rfftfreq(48)[None, None, :] ** 2)  # 1/Å
+    filtered = []
+    for h in (h1, h2):
+        spectrum = sfft.rfftn(h)
+        spectrum[k > 1 / 3.2] = 0.0
+        filtered.append(MapData(sfft.irfftn(spectrum, shape).astype(np.float32), geometry, ""))
+    _, rec = run_local(filtered, mask, Params(min_res_A=2.0, max_res_A=8.0))
+    assert rec["lowpass"]["detected"]
+    coarse = max(rec["analysis_voxel_size_A"])
+    first = rec["wavelengths"][0]["lambda_A"]
+    assert coarse > 1.2 and 2.2 * coarse - 1e-6 <= first < 2.2 * coarse + 1.0 + 1e-6
