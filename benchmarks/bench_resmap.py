@@ -48,28 +48,27 @@ def _reset_peak_rss() -> None:
         pass
 
 
-def _rss_MB() -> float:
-    """Resident memory now (Linux), else 0."""
+def _status_MB(field: str) -> float | None:
+    """A memory field of /proc/self/status (VmRSS, VmHWM) in MB; None where there is none."""
     try:
         with open("/proc/self/status") as fh:
             for line in fh:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1]) / 1024.0
     except OSError:
         pass
-    return 0.0
+    return None
+
+
+def _rss_MB() -> float:
+    """Resident memory now (Linux), else 0."""
+    return _status_MB("VmRSS") or 0.0
 
 
 def _peak_rss_MB() -> float:
     """Peak resident memory since the last reset (VmHWM), else since the process started."""
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    peak = _status_MB("VmHWM")
+    return peak if peak is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def _lowpass(volume: np.ndarray, cutoff_A: float) -> None:

@@ -4,8 +4,9 @@ LRS(v) = |Pᵀ R(v)|² / σ², where R(v) are the responses of the 20 separable 
 :mod:`resmap_core.basis` at v. Two routes compute the responses over the bounding box of the
 mask, in slabs along z so memory stays bounded:
 
-- ``separable``: 1-D correlations along z, then y, then x (4 + 10 + 20 passes), the last pass
-  only on (z, y) rows that contain masked voxels; cost grows with the window width 2r + 1;
+- ``separable``: 1-D correlations along z, then y, then x (4 + 10 + 20 passes) as banded
+  matrix products (BLAS), the last pass only on (z, y) rows that contain masked voxels; cost
+  grows with the window width 2r + 1;
 - ``fft``: one forward FFT of the slab, then 20 inverse FFTs of its product with the separable
   filter spectra (outer products of 1-D spectra); cost independent of the window width.
 
@@ -31,16 +32,6 @@ from .basis import TRIPLES, LocalModel
 _SLAB_BYTES_MIN = 8 * 1024 * 1024
 _SLAB_BYTES_MAX = 64 * 1024 * 1024
 """Temporaries of one slab (per worker thread): a quarter of the float32 map, within these."""
-
-
-def interior_mask(shape: tuple[int, int, int], radius_vox: tuple[int, ...]) -> np.ndarray:
-    """Voxels whose whole (2r+1) window lies inside the box, shape ``shape``."""
-    inside = np.zeros(shape, dtype=bool)
-    rz, ry, rx = radius_vox
-    nz, ny, nx = shape
-    if nz > 2 * rz and ny > 2 * ry and nx > 2 * rx:
-        inside[rz : nz - rz, ry : ny - ry, rx : nx - rx] = True
-    return inside
 
 
 def _banded(filters: np.ndarray, n_out: int) -> np.ndarray:

@@ -199,7 +199,7 @@ def detect_lowpass(
     if mask is None:
         power = _shell_power(vol, spacing_zyx_A, shells, threads, remove_mean=True)
     else:
-        vol = vol.copy()
+        vol = np.array(data, dtype=np.float32)  # weighted in place below
         sigma = tuple(_blur_sigma_vox(vol.shape, spacing_zyx_A))
         soft = ndimage.gaussian_filter(np.asarray(mask, dtype=np.float32), sigma=sigma)
         level = float((vol * soft).sum(dtype=np.float64)) / max(
@@ -379,6 +379,7 @@ def dilate_ball(mask: np.ndarray, spacing_zyx_A: Spacing, radius_A: float) -> np
     of shifted 1-D maximum filters (the ball is a union of x-runs over its (z, y) offsets), so
     it needs a few boolean volumes instead of the transform's ~20 bytes per voxel.
     """
+    mask = np.asarray(mask, dtype=bool)
     sz, sy, sx = spacing_zyx_A
     r2 = radius_A * radius_A * (1.0 + 1e-12)  # a voxel exactly at the radius is inside
     runs: dict[int, np.ndarray] = {}  # x half-width -> mask dilated along x by it
@@ -397,7 +398,6 @@ def dilate_ball(mask: np.ndarray, spacing_zyx_A: Spacing, radius_A: float) -> np
             _shifted_or(out, run(half), 1, dy)
         return out
 
-    mask = np.asarray(mask, dtype=bool)
     out = np.zeros_like(mask)
     for dz in range(int(radius_A / sz) + 1):
         section = disk(dz)  # the same for ±dz

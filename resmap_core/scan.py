@@ -125,7 +125,7 @@ class Prepared:
     _fingerprint: str | None = field(default=None, repr=False, compare=False)
     _distance_to_mask: np.ndarray | None = field(default=None, repr=False, compare=False)
     _blocks: dict = field(default_factory=dict, repr=False, compare=False)
-    _noise: dict = field(default_factory=dict, repr=False, compare=False)
+    _sigma2: dict = field(default_factory=dict, repr=False, compare=False)
     _noise_released: bool = field(default=False, repr=False, compare=False)
 
     def noise_region_at(self, radius_vox: tuple[int, ...]) -> np.ndarray:
@@ -166,10 +166,10 @@ class Prepared:
     def noise_estimate(self, model: LocalModel) -> NoiseEstimate:
         """σ² at ``model``'s wavelength from the noise blocks (cached per wavelength)."""
         key = float(model.wavelength_A)
-        if key not in self._noise:
+        if key not in self._sigma2:
             blocks = self.noise_blocks(model.radius_vox)
-            self._noise[key] = estimate_sigma2(self.noise_source, blocks, model)
-        return self._noise[key]
+            self._sigma2[key] = estimate_sigma2(self.noise_source, blocks, model)
+        return self._sigma2[key]
 
     def estimate_noise_and_release(self, wavelengths: Iterable[float]) -> None:
         """σ² for every wavelength now, then drop what only σ² needed.

@@ -8,7 +8,17 @@ from scipy.spatial.transform import Rotation
 from threadpoolctl import threadpool_limits
 
 from resmap_core.basis import H2_LINEAR_COEFFICIENT, icosahedral_axes, local_model
-from resmap_core.lrs import interior_mask, lrs_at_mask
+from resmap_core.lrs import lrs_at_mask
+
+
+def interior_mask(shape: tuple[int, int, int], radius_vox: tuple[int, ...]) -> np.ndarray:
+    """Voxels whose whole (2r+1) window lies inside the box, shape ``shape``."""
+    inside = np.zeros(shape, dtype=bool)
+    rz, ry, rx = radius_vox
+    nz, ny, nx = shape
+    if nz > 2 * rz and ny > 2 * ry and nx > 2 * rx:
+        inside[rz : nz - rz, ry : ny - ry, rx : nx - rx] = True
+    return inside
 
 
 def direct_gamma(model, kernel: str, rotation=None) -> np.ndarray:
