@@ -11,14 +11,23 @@ import argparse
 import importlib
 import pkgutil
 import sys
+from typing import NoReturn
 
 from . import __version__, commands
 from .errors import InputError
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse with usage errors on one line (exit 2), pointing at ``--help`` for the usage."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``PROG: error: MESSAGE (see PROG --help)`` to stderr and exit with status 2."""
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every sub-command registered (in name order)."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="resmap",
         description="Local resolution of cryo-EM maps (ResMap-H2), FSC and windowed FSC.",
     )

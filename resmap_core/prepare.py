@@ -113,32 +113,57 @@ def _shell_power(
     return shells.average_power(ft)
 
 
-def noise_spectrum(
-    noise: np.ndarray,
-    spacing_zyx_A: Spacing,
-    weight: np.ndarray | None = None,
-    threads: int | None = None,
-    shells: Shells | None = None,
-) -> dict[str, list[float]]:
-    """Radially averaged noise power per voxel: {frequency_invA (Å⁻¹), power (map units²)}.
+@dataclass(frozen=True)
+class _ShellSpectrum:
+    """Shell-averaged noise power on shells that reach the grid's corners.
 
-    The (weighted) mean is removed and the map multiplied by ``weight`` (default: whole box);
-    power is divided by Σ weight², so white noise of variance s² gives power ≈ s² in every shell.
-    ``shells`` (from :func:`make_shells` for this grid) saves rebuilding them.
+    ``nyquist_count`` shells lie within the Nyquist sphere of the coarsest axis (the shells of
+    :func:`make_shells`); ``counts`` are full-spectrum coefficients per shell.
     """
-    # float32 arrays with float64 accumulations: exact enough for spectra, half the memory.
+
+    frequency_invA: np.ndarray
+    power: np.ndarray
+    counts: np.ndarray
+    nyquist_count: int
+
+
+def _corner_spectrum(
+    noise: np.ndarray, spacing_zyx_A: Spacing, weight: np.ndarray | None, threads: int | None
+) -> _ShellSpectrum:
+    """Noise power per shell out to the corners, normalised as in :func:`noise_spectrum`."""
     vol = np.asarray(noise, dtype=np.float32)
-    shells = shells or make_shells(vol.shape, spacing_zyx_A)
+    shells = make_shells(vol.shape, spacing_zyx_A, to_corner=True)
     if weight is None:
         power = _shell_power(vol, spacing_zyx_A, shells, threads, remove_mean=True)
         power /= float(vol.size)
     else:
         w = np.asarray(weight, dtype=np.float32)
         level = float((vol * w).sum(dtype=np.float64)) / float(w.sum(dtype=np.float64))
-        weighted = (vol - np.float32(level)) * w
-        power = _shell_power(weighted, spacing_zyx_A, shells, threads)
+        power = _shell_power((vol - np.float32(level)) * w, spacing_zyx_A, shells, threads)
         power /= float((w * w).sum(dtype=np.float64))
-    return {"frequency_invA": shells.frequency_invA.tolist(), "power": power.tolist()}
+    counts = shells.sum(np.broadcast_to(rfft_weights(vol.shape), shells.index.shape))
+    inside = int(np.floor(min(0.5 / d for d in spacing_zyx_A) / shells.step_invA + 1e-9)) + 1
+    return _ShellSpectrum(shells.frequency_invA, power, counts, inside)
+
+
+def noise_spectrum(
+    noise: np.ndarray,
+    spacing_zyx_A: Spacing,
+    weight: np.ndarray | None = None,
+    threads: int | None = None,
+) -> dict[str, list[float]]:
+    """Radially averaged noise power per voxel: {frequency_invA (Å⁻¹), power (map units²)}.
+
+    Shells up to the Nyquist frequency of the coarsest axis. The (weighted) mean is removed and
+    the map multiplied by ``weight`` (default: whole box); power is divided by Σ weight², so
+    white noise of variance s² gives power ≈ s² in every shell.
+    """
+    spec = _corner_spectrum(noise, spacing_zyx_A, weight, threads)
+    inside = slice(0, spec.nyquist_count)
+    return {
+        "frequency_invA": spec.frequency_invA[inside].tolist(),
+        "power": spec.power[inside].tolist(),
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -148,14 +173,19 @@ def noise_spectrum(
 
 @dataclass(frozen=True)
 class LowpassResult:
-    """Outcome of the low-pass test. ``cutoff_invA`` (Å⁻¹) is None when nothing was detected.
+    """Outcome of the low-pass test on a noise spectrum (frequencies in Å⁻¹).
 
-    ``resample_factor`` = new/old sample count on the finest axis (≤ 1; 1 when not detected).
+    ``cutoff_invA``: where the noise power first falls to half its level before the collapse
+    (the filter's half-power point; None when nothing was detected). ``grid_cutoff_invA``: the
+    last shell before the collapse, where the analysis grid puts its Nyquist frequency, so that
+    a soft filter's transition band is kept. ``resample_factor`` = new/old sample count on the
+    finest axis (≤ 1; 1 when not detected).
     """
 
     detected: bool
     cutoff_invA: float | None
     resample_factor: float = 1.0
+    grid_cutoff_invA: float | None = None
 
     @property
     def cutoff_A(self) -> float | None:
@@ -163,69 +193,107 @@ class LowpassResult:
         return None if self.cutoff_invA is None else 1.0 / self.cutoff_invA
 
     def record(self) -> dict:
-        """JSON-ready record {detected, cutoff_A, resample_factor} (see docs/outputs.md)."""
+        """JSON-ready record {detected, cutoff_A, grid_cutoff_A, resample_factor} (outputs.md)."""
+        grid = None if self.grid_cutoff_invA is None else 1.0 / self.grid_cutoff_invA
         return {
             "detected": self.detected,
             "cutoff_A": self.cutoff_A,
+            "grid_cutoff_A": grid,
             "resample_factor": self.resample_factor,
         }
 
 
+def _collapse_start(
+    logp: np.ndarray, collapse_decades: float, min_collapsed_shells: int
+) -> tuple[int, int] | None:
+    """(s, c): first shell s from which every shell to Nyquist lies ``collapse_decades`` below
+    the level just before shell c (median of shells c−3 … c−1), c within a transition band of
+    max(3, N/10) shells or a factor 1.6 in frequency below s; None when it never collapses.
+    """
+    n = logp.size
+    tail_max = np.maximum.accumulate(logp[::-1])[::-1]  # tail_max[c] = max(logp[c:])
+    pre = np.full(n, -np.inf)
+    if n > 4:
+        windows = np.lib.stride_tricks.sliding_window_view(logp, 3)  # windows[j] = shells j..j+2
+        pre[4:] = np.median(windows[1 : n - 3], axis=1)
+    band = max(3, n // 10)
+    for s in range(4, n - min_collapsed_shells + 1):
+        # the fall may take N/10 shells, or up to a factor 1.6 in frequency: a Butterworth
+        # filter of order 8 loses three decades over 1.54×; no noise spectrum that was not
+        # filtered falls that fast
+        lo = max(4, min(s - band, int(np.ceil(s / 1.6))))
+        c = lo + int(np.argmax(pre[lo : s + 1]))
+        if tail_max[s] < pre[c] - collapse_decades:
+            return s, c
+    return None
+
+
+def _half_power_frequency(
+    logp: np.ndarray, counts: np.ndarray, k: np.ndarray, lo: int, s: int
+) -> float:
+    """Half-power point (Å⁻¹) of the fall that ends in the collapse at shell s.
+
+    Shells ``lo`` … s − 1 (the last uncollapsed one) are fitted, weighted by the standard error
+    of each shell's mean power, with a power-law noise colour times a Butterworth response:
+    log10 P(k) = a + b·log10 k − log10(1 + (k/k_c)^{2n}), n ∈ [1, 64] (a hard edge is n → ∞, a
+    raised-cosine edge is close to n ≈ 8–16). k_c, where the filter passes half the power, is
+    the cutoff; it is kept between shell 1 and shell s, the first collapsed one.
+    """
+    from scipy.optimize import least_squares
+
+    sel = np.arange(max(1, lo), s)
+    x, y = np.log10(k[sel]), logp[sel]
+    w = 1.0 / (0.434 * np.sqrt(2.0 / np.maximum(counts[sel], 1.0)))
+    lo_k, hi_k = float(k[1]), float(k[s])
+
+    def residual(theta: np.ndarray) -> np.ndarray:
+        a, b, log_kc, n = theta
+        fall = np.log10(1.0 + 10.0 ** np.minimum(2.0 * n * (x - log_kc), 300.0))
+        return w * (a + b * x - fall - y)
+
+    start = np.array([y[0], 0.0, np.log10(0.5 * (float(k[s - 1]) + hi_k)), 8.0])
+    bounds = ([-np.inf, -10.0, np.log10(lo_k), 1.0], [np.inf, 10.0, np.log10(hi_k), 64.0])
+    fit = least_squares(residual, np.clip(start, *bounds), bounds=bounds, x_scale="jac")
+    return float(10.0 ** fit.x[2])
+
+
 def detect_lowpass(
-    data: np.ndarray,
+    noise: np.ndarray,
     spacing_zyx_A: Spacing,
-    mask: np.ndarray | None = None,
+    weight: np.ndarray | None = None,
     *,
     collapse_decades: float = 3.0,
     min_collapsed_shells: int = 3,
     threads: int | None = None,
 ) -> LowpassResult:
-    """Decide whether ``data`` was low-pass filtered, from its radially averaged power spectrum.
+    """Decide whether a map was low-pass filtered, from the radial power spectrum of its noise.
 
-    Shell s starts the collapse when every shell from s up to the Nyquist shell has power more
-    than ``collapse_decades`` orders of magnitude below the level just before some shell c within
-    a transition band of max(3, N/10) shells below s (level = median of the three shells before
-    c), with at least ``min_collapsed_shells`` collapsed shells. The earliest such s wins; the
-    cutoff is the centre of the last uncollapsed shell, (s − 1)·step (Å⁻¹), so soft filters keep
-    their transition band. A B-factor fall-off loses far less than three decades within the
-    band and an unfiltered map ends in a white-noise floor, so neither is flagged (a noiseless
-    map whose fall-off loses three decades within the band carries no information beyond it and
-    is flagged). ``mask`` (optional) is softened with a Gaussian before weighting, to limit the
-    leakage a hard edge would add beyond the cutoff.
+    ``noise`` is where only noise lives: the half-map difference (split mode), or the map with
+    ``weight`` its soft background weight (single mode). A filter removes the noise with the
+    signal, so its noise spectrum collapses; a particle's low-frequency envelope or a B-factor
+    fall-off does not touch the noise, so neither can be mistaken for a filter.
+
+    Collapse: every shell from s up to the Nyquist shell lies more than ``collapse_decades``
+    orders of magnitude below the level just before some shell c in a transition band of
+    max(3, N/10) shells below s (level = median of the three shells before c), with at least
+    ``min_collapsed_shells`` collapsed shells; the earliest such s wins. The reported cutoff is
+    the half-power point of the fall; the analysis grid keeps everything up to shell s − 1.
     """
-    # Single precision is ample for a power spectrum and keeps large boxes in memory.
-    vol = np.asarray(data, dtype=np.float32)
-    shells = make_shells(vol.shape, spacing_zyx_A)
-    if mask is None:
-        power = _shell_power(vol, spacing_zyx_A, shells, threads, remove_mean=True)
-    else:
-        vol = np.array(data, dtype=np.float32)  # weighted in place below
-        sigma = tuple(_blur_sigma_vox(vol.shape, spacing_zyx_A))
-        soft = ndimage.gaussian_filter(np.asarray(mask, dtype=np.float32), sigma=sigma)
-        level = float((vol * soft).sum(dtype=np.float64)) / max(
-            float(soft.sum(dtype=np.float64)), 1e-300
-        )
-        vol -= np.float32(level)
-        vol *= soft
-        del soft
-        power = _shell_power(vol, spacing_zyx_A, shells, threads)
+    spec = _corner_spectrum(noise, spacing_zyx_A, weight, threads)
+    inside = slice(0, spec.nyquist_count)
     tiny = np.finfo(np.float64).tiny
-    logp = np.log10(np.maximum(np.nan_to_num(power, nan=tiny), tiny))
-    n = logp.size
-    # Running maximum from the end: tail_max[c] = max(logp[c:]).
-    tail_max = np.maximum.accumulate(logp[::-1])[::-1]
-    # pre[c]: level just below shell c (median of shells c-3 .. c-1); NaN where undefined.
-    pre = np.full(n, -np.inf)
-    for c in range(4, n):
-        pre[c] = float(np.median(logp[c - 3 : c]))
-    band = max(3, n // 10)
-    for s in range(4, n - min_collapsed_shells + 1):
-        level = float(pre[max(4, s - band) : s + 1].max())
-        if tail_max[s] < level - collapse_decades:
-            cutoff = (s - 1) * shells.step_invA
-            factor = min(1.0, 2.0 * cutoff * min(spacing_zyx_A))
-            return LowpassResult(True, float(cutoff), float(factor))
-    return LowpassResult(False, None, 1.0)
+    logp = np.log10(np.maximum(np.nan_to_num(spec.power[inside], nan=tiny), tiny))
+    found = _collapse_start(logp, collapse_decades, min_collapsed_shells)
+    if found is None:
+        return LowpassResult(False, None, 1.0)
+    s, _ = found
+    step = float(spec.frequency_invA[1])
+    band = max(3, logp.size // 10)
+    k = spec.frequency_invA[inside]
+    cutoff = _half_power_frequency(logp, spec.counts[inside], k, min(s - 3 * band, s // 2), s)
+    grid_cutoff = (s - 1) * step
+    factor = min(1.0, 2.0 * grid_cutoff * min(spacing_zyx_A))
+    return LowpassResult(True, float(cutoff), float(factor), float(grid_cutoff))
 
 
 def lowpass_grid(
@@ -428,32 +496,46 @@ def background_weight(
 
 @dataclass(frozen=True)
 class Prewhitening:
-    """Fitted radial whitening filter H(k) = exp(−(p(k̃) − p(k_e))), k̃ = clamp(k, k_e, k_max).
+    """Radial whitening filter H(k), unit gain at and below the elbow k_e = 1/``elbow_A``.
 
-    p(k) = c0 + c1·k + c2·k² models the log noise amplitude (½·ln power) with k in Å⁻¹;
-    k_e = 1/elbow_A and k_max is the highest fitted shell. H = 1 at and below the elbow.
+    ``method`` "shells" (split mode, the noise is measured everywhere): H(k) =
+    √(P̂(k_e)/P̂(k)) beyond the elbow, P̂ the measured noise power smoothed over neighbouring
+    shells, tabulated at shell centres out to the grid's corners (``gain_frequency_invA``,
+    ``gain_table``) and interpolated linearly in k. ``method`` "quadratic" (single mode, the
+    noise under the particle is extrapolated from the background): H(k) = exp(−(p(k̃) − p(k_e))),
+    p(k) = c0 + c1·k + c2·k² the fitted log noise amplitude (½·ln power, k in Å⁻¹) and
+    k̃ = clamp(k, k_e, k_max), k_max the highest fitted shell (the grid's corner).
+    ``spectrum_before``/``spectrum_after`` are shell powers up to Nyquist (``frequency_invA``).
     """
 
     elbow_A: float
-    coefficients: tuple[float, float, float]
+    coefficients: tuple[float, float, float] | None
     k_max_invA: float
     spacing_zyx_A: tuple[float, float, float]
     frequency_invA: tuple[float, ...]
     spectrum_before: tuple[float, ...]
     spectrum_after: tuple[float, ...]
+    method: str = "quadratic"
+    gain_frequency_invA: tuple[float, ...] = ()
+    gain_table: tuple[float, ...] = ()
 
     def gain(self, k_invA: np.ndarray) -> np.ndarray:
         """Filter amplitude H at frequencies ``k_invA`` (Å⁻¹)."""
+        if self.method == "shells":
+            return np.interp(k_invA, self.gain_frequency_invA, self.gain_table)
         ke = 1.0 / self.elbow_A
         kk = np.clip(k_invA, ke, max(self.k_max_invA, ke))
-        c0, c1, c2 = self.coefficients
+        _, c1, c2 = self.coefficients  # type: ignore[misc]
         return np.exp(-(c1 * (kk - ke) + c2 * (kk * kk - ke * ke)))
 
     def record(self) -> dict:
-        """JSON-ready record for docs/outputs.md: elbow, coefficients, frequencies, spectra."""
+        """JSON-ready record (docs/outputs.md): method, elbow, fit, gain table, spectra."""
         return {
+            "method": self.method,
             "elbow_A": self.elbow_A,
-            "coefficients": list(self.coefficients),
+            "coefficients": None if self.coefficients is None else list(self.coefficients),
+            "gain_frequency_invA": list(self.gain_frequency_invA),
+            "gain": list(self.gain_table),
             "frequency_invA": list(self.frequency_invA),
             "spectrum_before": list(self.spectrum_before),
             "spectrum_after": list(self.spectrum_after),
@@ -471,6 +553,109 @@ def _filter_volume(
     return irfftn_consuming(ft, vol.shape, threads)
 
 
+def _smoothed_log_power(spec: _ShellSpectrum, min_count: float) -> np.ndarray:
+    """ln P̂ at each shell centre: a count-weighted straight-line fit of ln P over the narrowest
+    window of shells (at least three) around it that holds ``min_count`` coefficients.
+
+    Thin shells (the lowest ones and the corners beyond the Nyquist sphere) borrow from their
+    neighbours; thick ones are barely smoothed. NaN where no shell of the window has power.
+    """
+    k, counts = spec.frequency_invA, spec.counts
+    good = (counts > 0) & np.isfinite(spec.power) & (spec.power > 0)
+    logp = np.where(good, np.log(np.where(good, spec.power, 1.0)), 0.0)
+    w = np.where(good, counts, 0.0)
+    cum = np.concatenate([[0.0], np.cumsum(w)])
+    n = k.size
+    out = np.full(n, np.nan)
+    for i in range(n):  # a few hundred shells at most: not a hot loop
+        h = 1
+        while cum[min(n, i + h + 1)] - cum[max(0, i - h)] < min_count and (i - h > 0 or i + h < n):
+            h += 1
+        sl = slice(max(0, i - h), min(n, i + h + 1))
+        if w[sl].sum() <= 0:
+            continue
+        if np.count_nonzero(w[sl]) == 1:
+            out[i] = float(logp[sl][w[sl] > 0][0])
+            continue
+        slope, icept = np.polyfit(k[sl] - k[i], logp[sl], 1, w=np.sqrt(w[sl]))
+        out[i] = icept
+    return out
+
+
+#: Coefficients (full-spectrum count) behind each smoothed shell power of the "shells" method:
+#: ≈ 2 % relative error on the whitening gain.
+SMOOTHING_COEFFICIENTS = 2000.0
+
+
+def _shell_gain_table(
+    spec: _ShellSpectrum, elbow_A: float, min_count: float = SMOOTHING_COEFFICIENTS
+) -> tuple[np.ndarray, np.ndarray]:
+    """(frequencies, gains): H = √(P̂(k_e)/P̂(k)) at shell centres beyond the elbow, 1 below."""
+    ke = 1.0 / elbow_A
+    log_hat = _smoothed_log_power(spec, min_count)
+    k = spec.frequency_invA
+    known = np.isfinite(log_hat)
+    at_elbow = float(np.interp(ke, k[known], log_hat[known]))
+    beyond = known & (k > ke)
+    # a collapsed (filtered) band left in place is whitened too, but never by more than 1e7
+    floor = at_elbow - np.log(1e14)
+    gain = np.exp(0.5 * (at_elbow - np.maximum(log_hat[beyond], floor)))
+    freqs = np.concatenate([[0.0, ke], k[beyond]])
+    return freqs, np.concatenate([[1.0, 1.0], gain])
+
+
+def _too_few_shells(used: int, elbow: float) -> InputError:
+    return InputError(
+        f"pre-whitening: only {used} frequency shells beyond the {elbow:.3g} Å elbow;"
+        " use a larger box, a larger elbow, or switch pre-whitening off"
+    )
+
+
+def prewhiten_shells(
+    noise: np.ndarray,
+    spacing_zyx_A: Spacing,
+    elbow_A: float | None = None,
+    threads: int | None = None,
+) -> tuple[Prewhitening, np.ndarray]:
+    """Whiten a pure-noise map (the half-map difference) shell by shell; returns (filter, map).
+
+    The gain follows the measured, smoothed noise spectrum all the way to the corners of the
+    grid, so any radial filter applied to both half maps (blurring, sharpening, a gentle
+    low-pass) is undone exactly beyond the elbow. The whitened map (float32) is what
+    :func:`apply_prewhitening` gives for the same map.
+    """
+    vol = np.asarray(noise, dtype=np.float32)
+    elbow = default_elbow_A(spacing_zyx_A) if elbow_A is None else float(elbow_A)
+    spec = _corner_spectrum(vol, spacing_zyx_A, None, threads)
+    beyond = int(np.count_nonzero(spec.frequency_invA[: spec.nyquist_count] >= 1.0 / elbow))
+    if beyond < 4:
+        raise _too_few_shells(beyond, elbow)
+    freqs, gains = _shell_gain_table(spec, elbow)
+    partial = Prewhitening(
+        elbow_A=elbow,
+        coefficients=None,
+        k_max_invA=float(spec.frequency_invA[-1]),
+        spacing_zyx_A=tuple(float(d) for d in spacing_zyx_A),  # type: ignore[arg-type]
+        frequency_invA=tuple(float(v) for v in spec.frequency_invA[: spec.nyquist_count]),
+        spectrum_before=tuple(float(v) for v in spec.power[: spec.nyquist_count]),
+        spectrum_after=(),
+        method="shells",
+        gain_frequency_invA=tuple(float(v) for v in freqs),
+        gain_table=tuple(float(v) for v in gains),
+    )
+    return _with_measured_after(partial, vol, None, threads)
+
+
+def _with_measured_after(
+    partial: Prewhitening, vol: np.ndarray, weight: np.ndarray | None, threads: int | None
+) -> tuple[Prewhitening, np.ndarray]:
+    """Apply ``partial`` to ``vol`` and record the whitened spectrum (measured, not predicted)."""
+    whitened = _filter_volume(vol, partial.spacing_zyx_A, partial.gain, threads)
+    after = noise_spectrum(whitened, partial.spacing_zyx_A, weight, threads)["power"]
+    fitted = Prewhitening(**{**partial.__dict__, "spectrum_after": tuple(float(v) for v in after)})
+    return fitted, whitened
+
+
 def prewhiten(
     noise: np.ndarray,
     spacing_zyx_A: Spacing,
@@ -478,27 +663,20 @@ def prewhiten(
     elbow_A: float | None = None,
     threads: int | None = None,
 ) -> tuple[Prewhitening, np.ndarray]:
-    """Fit the whitening filter on a noise map and return it with the whitened map (float32).
+    """Fit the parametric whitening filter on a noise map; return it with the whitened map.
 
-    The noise map is the half-map difference, or the map itself with ``weight`` the background
-    weight (single mode). Fits ½·ln P(k) (shell-averaged power) for shells k ≥ 1/elbow_A with a
-    quadratic in k, least squares weighted by the number of Fourier coefficients in each shell.
-    The whitened map is what :func:`apply_prewhitening` gives for the same map; its spectrum is
-    recorded as ``spectrum_after``.
+    For single mode: the map with ``weight`` its background weight. Fits ½·ln P(k)
+    (shell-averaged power) for shells k ≥ 1/elbow_A, out to the grid's corners, with a
+    quadratic in k, least squares weighted by the number of Fourier coefficients per shell.
+    The whitened map (float32) is what :func:`apply_prewhitening` gives for the same map.
     """
     vol = np.asarray(noise, dtype=np.float32)
     elbow = default_elbow_A(spacing_zyx_A) if elbow_A is None else float(elbow_A)
-    shells = make_shells(vol.shape, spacing_zyx_A)
-    before = noise_spectrum(vol, spacing_zyx_A, weight, threads, shells)
-    k = np.asarray(before["frequency_invA"])
-    power = np.asarray(before["power"])
-    counts = shells.sum(np.broadcast_to(rfft_weights(vol.shape), shells.index.shape))
+    spec = _corner_spectrum(vol, spacing_zyx_A, weight, threads)
+    k, power, counts = spec.frequency_invA, spec.power, spec.counts
     use = (k >= 1.0 / elbow - 1e-12) & np.isfinite(power) & (power > 0) & (counts > 0)
-    if int(use.sum()) < 4:
-        raise InputError(
-            f"pre-whitening: only {int(use.sum())} frequency shells beyond the {elbow:.3g} Å elbow;"
-            " use a larger box, a larger elbow, or switch pre-whitening off"
-        )
+    if int(np.count_nonzero(use[: spec.nyquist_count])) < 4:
+        raise _too_few_shells(int(np.count_nonzero(use[: spec.nyquist_count])), elbow)
     y = 0.5 * np.log(power[use])
     sw = np.sqrt(counts[use])
     design = np.stack([np.ones(use.sum()), k[use], k[use] ** 2], axis=1)
@@ -508,14 +686,11 @@ def prewhiten(
         coefficients=(float(coef[0]), float(coef[1]), float(coef[2])),
         k_max_invA=float(k[use].max()),
         spacing_zyx_A=tuple(float(d) for d in spacing_zyx_A),  # type: ignore[arg-type]
-        frequency_invA=tuple(float(v) for v in k),
-        spectrum_before=tuple(float(v) for v in power),
+        frequency_invA=tuple(float(v) for v in k[: spec.nyquist_count]),
+        spectrum_before=tuple(float(v) for v in power[: spec.nyquist_count]),
         spectrum_after=(),
     )
-    whitened = _filter_volume(vol, spacing_zyx_A, partial.gain, threads)
-    after = noise_spectrum(whitened, spacing_zyx_A, weight, threads, shells)["power"]
-    fitted = Prewhitening(**{**partial.__dict__, "spectrum_after": tuple(float(v) for v in after)})
-    return fitted, whitened
+    return _with_measured_after(partial, vol, weight, threads)
 
 
 def fit_prewhitening(

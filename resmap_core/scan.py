@@ -43,6 +43,7 @@ from .prepare import (
     lowpass_grid,
     noise_spectrum,
     prewhiten,
+    prewhiten_shells,
     resample_labels_to_grid,
 )
 from .progress import Progress
@@ -70,6 +71,13 @@ class Params:
 
     def check(self) -> None:
         """Refuse impossible values with an :class:`InputError`."""
+        for name, value in (
+            ("--min-res", self.min_res_A),
+            ("--max-res", self.max_res_A),
+            ("--step-res", self.step_res_A),
+        ):
+            if value is not None and not (math.isfinite(value) and value > 0):
+                raise InputError(f"{name} must be a finite length > 0 Å, got {value}.")
         if not 0.0 < self.p_value < 1.0:
             raise InputError(f"--p-value must lie in (0, 1), got {self.p_value}.")
         if not self.step_res_A > 0:
@@ -153,7 +161,13 @@ class Prepared:
         key = tuple(int(r) for r in radius_vox)
         if key not in self._blocks:
             edges = tuple(2 * r + 1 for r in key)
-            self._blocks[key] = block_starts(self.noise_region_at(key), edges)  # type: ignore[arg-type]
+            blocks = block_starts(self.noise_region_at(key), edges)  # type: ignore[arg-type]
+            if self.mode == "split" and len(blocks) < MIN_BLOCKS:
+                # a mask too small to hold blocks: the difference map is noise everywhere, so
+                # measure it over the whole inscribed ellipsoid rather than give up
+                whole = _inscribed_ellipsoid(self.noise_region.shape)
+                blocks = block_starts(whole, edges)  # type: ignore[arg-type]
+            self._blocks[key] = blocks
         return self._blocks[key]
 
     @property
@@ -233,16 +247,15 @@ def _min_res_default(spacing: tuple[float, float, float]) -> float:
     return math.ceil(round(2.2 * max(spacing) * 10.0, 6)) / 10.0
 
 
-def prepare_inputs(
-    maps: list[MapData],
-    mask: np.ndarray | None,
-    params: Params,
-    mask_path: str | None = None,
-    threads: int | None = None,
-    progress: Progress | None = None,
-) -> Prepared:
-    """Stage 1: check inputs and build the analysed data (see :class:`Prepared`)."""
-    progress = progress or Progress(quiet=True)
+#: Fewer mask voxels than one window at the smallest half-width (5³) cannot be analysed.
+MIN_MASK_VOXELS = 125
+#: Single mode: more than this fraction of background voxels holding one exact value means the
+#: solvent was flattened (a masked deposition): there is no noise to measure.
+FLAT_BACKGROUND_FRACTION = 0.25
+
+
+def _check_inputs(maps: list[MapData], params: Params) -> None:
+    """Refuse impossible combinations of maps and parameters (:class:`InputError`)."""
     params.check()
     if len(maps) not in (1, 2):
         raise InputError("give one map (single mode) or two half maps (split mode).")
@@ -258,100 +271,186 @@ def prepare_inputs(
             f"--min-res {params.min_res_A} Å is below Nyquist ({nyquist_A:.3f} Å for voxels of "
             f"{max(spacing):.3f} Å); choose at least {nyquist_A:.2f} Å."
         )
-    mode = "split" if len(maps) == 2 else "single"
-    if mode == "split":
-        # float32 and in place: large boxes hold no extra copies (every later step that needs
-        # double precision works in slabs or on spectra)
-        signal = maps[0].data.astype(np.float32)
-        signal += maps[1].data
-        signal *= 0.5
-        noise: np.ndarray | None = maps[0].data.astype(np.float32)
-        noise -= maps[1].data
-        noise *= 0.5
-        if not np.any(noise):
-            raise InputError(
-                f"{maps[1].path}: the half maps are identical, so there is no noise estimate; "
-                "give independent half maps or run on one map (single mode)."
-            )
-    else:
+    for m in maps:
+        if not np.isfinite(m.data).all():
+            raise InputError(f"{m.path}: the map holds NaN or infinite values.")
+
+
+def _signal_and_noise(maps: list[MapData]) -> tuple[np.ndarray, np.ndarray | None]:
+    """(analysed map, noise map): half-map average and difference (h1 − h2)/2 in split mode,
+    the mean-removed map and None in single mode (float32 [z, y, x])."""
+    if len(maps) == 1:
         signal = maps[0].data.astype(np.float32)
         signal -= np.float32(signal.mean(dtype=np.float64))
-        noise = None
+        return signal, None
+    # float32 and in place: large boxes hold no extra copies (every later step that needs
+    # double precision works in slabs or on spectra)
+    signal = maps[0].data.astype(np.float32)
+    signal += maps[1].data
+    signal *= 0.5
+    noise = maps[0].data.astype(np.float32)
+    noise -= maps[1].data
+    noise *= 0.5
+    if not np.any(noise):
+        raise InputError(
+            f"{maps[1].path}: the half maps are identical, so there is no noise estimate; "
+            "give independent half maps or run on one map (single mode)."
+        )
+    return signal, noise
+
+
+def _input_mask(
+    signal: np.ndarray, mask: np.ndarray | None, geometry: MapGeometry, mask_path: str | None
+) -> tuple[np.ndarray, dict]:
+    """The mask on the input grid (given or automatic) and its record; refuses tiny masks."""
     if mask is None:
-        input_mask = auto_mask(signal, spacing)
-        mask_record = {"source": "auto", "path": None}
-        if not input_mask.any():
-            raise InputError(
-                f"{maps[0].path}: the automatic mask is empty (no density stands out of the "
-                "background); give a mask with --mask."
-            )
+        input_mask = auto_mask(signal, geometry.spacing_zyx_A)
+        record: dict = {"source": "auto", "path": None}
+        where = "the automatic mask"
+        advice = "give a mask with --mask"
     else:
         if mask.shape != geometry.shape:
             raise InputError(f"{mask_path}: the mask is not on the map's grid.")
         input_mask = mask.astype(bool, copy=False)
-        mask_record = {"source": "given", "path": mask_path}
-    mask_record["voxels"] = int(input_mask.sum())
-    progress.say(f"{mode} mode, box {geometry.shape[::-1]}, mask {mask_record['voxels']} voxels")
+        record = {"source": "given", "path": mask_path}
+        where = f"{mask_path}: the mask"
+        advice = "give a larger mask"
+    voxels = int(np.count_nonzero(input_mask))
+    if voxels == 0 and mask is None:
+        raise InputError(
+            "the automatic mask is empty (no density stands out of the background); "
+            "give a mask with --mask."
+        )
+    if voxels < MIN_MASK_VOXELS:
+        raise InputError(
+            f"{where} holds {voxels} voxels; at least {MIN_MASK_VOXELS} (one 5×5×5 window) are "
+            f"needed to measure local resolution: {advice}."
+        )
+    record["voxels"] = voxels
+    return input_mask, record
 
+
+def _single_mode_background(
+    signal: np.ndarray, mask: np.ndarray, spacing: tuple[float, float, float], path: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """(noise region, soft background weight) of single mode; refuses flattened solvent.
+
+    The noise region lies inside the box's inscribed ellipsoid, outside the mask grown by 2
+    voxels (the faint edge of the density stays out). A deposition whose solvent was masked to
+    one constant value has no background noise: its σ² would be ~0 and every voxel would
+    resolve at the first wavelength, so it is refused with a pointer to split mode.
+    """
+    grown = ndimage.binary_dilation(mask, iterations=2)
+    region = _inscribed_ellipsoid(mask.shape) & ~grown
+    values = signal[region]
+    if values.size:
+        centre = np.partition(values, values.size // 2)[values.size // 2]
+        flat = float(np.count_nonzero(values == centre)) / values.size
+        if flat > FLAT_BACKGROUND_FRACTION:
+            raise InputError(
+                f"{path}: {100 * flat:.0f} % of the background voxels hold exactly the same "
+                "value (flattened or masked solvent), so there is no background noise to measure "
+                "in single-map mode; give the two unmasked half maps (split mode)."
+            )
+    return region, background_weight(mask, spacing)
+
+
+def _lowpass_resampled(
+    signal: np.ndarray,
+    noise: np.ndarray | None,
+    weight: np.ndarray | None,
+    input_mask: np.ndarray,
+    spacing: tuple[float, float, float],
+    progress: Progress,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, tuple[float, float, float], dict]:
+    """Low-pass test on the noise (difference map, or background through ``weight``) and, when
+    the noise spectrum collapses, the maps and mask on a coarser grid with Nyquist at the
+    collapse. Returns (signal, noise, mask, spacing, record)."""
+    lp = detect_lowpass(signal if noise is None else noise, spacing, weight)
+    record = lp.record() | {"noise_source": "background" if noise is None else "difference"}
+    if not lp.detected:
+        return signal, noise, input_mask, spacing, record
+    new_shape, new_spacing = lowpass_grid(signal.shape, spacing, lp.grid_cutoff_invA)
+    if tuple(new_shape) == signal.shape:
+        return signal, noise, input_mask, spacing, record
+    progress.say(
+        f"the noise spectrum collapses beyond {lp.cutoff_A:.2f} Å (low-pass filtered input): "
+        f"analysing on a {tuple(new_shape)[::-1]} grid of {max(new_spacing):.3f} Å voxels"
+    )
+    signal = fourier_resample(signal, tuple(new_shape))
+    if noise is not None:
+        noise = fourier_resample(noise, tuple(new_shape))
+    mask = (
+        resample_labels_to_grid(
+            input_mask.astype(np.float32), input_mask.shape, spacing, new_shape, new_spacing
+        )
+        > 0.5
+    )
+    return signal, noise, mask, tuple(float(d) for d in new_spacing), record  # type: ignore[return-value]
+
+
+def _whitened(
+    signal: np.ndarray,
+    noise: np.ndarray | None,
+    weight: np.ndarray | None,
+    spacing: tuple[float, float, float],
+    threads: int | None,
+) -> tuple[np.ndarray, np.ndarray | None, dict]:
+    """Pre-whitened (signal, noise) and the filter's record: shell by shell from the difference
+    map in split mode, a quadratic fit on the background in single mode."""
+    if noise is not None:
+        pw, noise = prewhiten_shells(noise, spacing, threads=threads)
+        signal = apply_prewhitening(signal, pw, threads=threads)
+    else:
+        pw, signal = prewhiten(signal, spacing, weight=weight, threads=threads)
+    return signal, noise, pw.record()
+
+
+def prepare_inputs(
+    maps: list[MapData],
+    mask: np.ndarray | None,
+    params: Params,
+    mask_path: str | None = None,
+    threads: int | None = None,
+    progress: Progress | None = None,
+) -> Prepared:
+    """Stage 1: check inputs and build the analysed data (see :class:`Prepared`)."""
+    progress = progress or Progress(quiet=True)
+    _check_inputs(maps, params)
+    geometry = maps[0].geometry
+    spacing = geometry.spacing_zyx_A
+    mode = "split" if len(maps) == 2 else "single"
+    signal, noise = _signal_and_noise(maps)
+    input_mask, mask_record = _input_mask(signal, mask, geometry, mask_path)
+    progress.say(f"{mode} mode, box {geometry.shape[::-1]}, mask {mask_record['voxels']} voxels")
+    weight = noise_region = None
+    if mode == "single":
+        noise_region, weight = _single_mode_background(signal, input_mask, spacing, maps[0].path)
     lowpass_rec: dict = {"detected": False, "cutoff_A": None, "resample_factor": 1.0}
     analysis_mask = input_mask
     if params.lowpass_check:
-        # the whole box: a filter acts on the whole map, and a mask edge would leak power
-        lp = detect_lowpass(signal, spacing)
-        lowpass_rec = lp.record()
-        if lp.detected:
-            new_shape, new_spacing = lowpass_grid(geometry.shape, spacing, lp.cutoff_invA)
-            if tuple(new_shape) != tuple(geometry.shape):
-                progress.say(
-                    f"input looks low-pass filtered at {lp.cutoff_A:.2f} Å: analysing on a "
-                    f"{tuple(new_shape)[::-1]} grid of {max(new_spacing):.3f} Å voxels"
-                )
-                signal = fourier_resample(signal, tuple(new_shape))
-                if noise is not None:
-                    noise = fourier_resample(noise, tuple(new_shape))
-                analysis_mask = (
-                    resample_labels_to_grid(
-                        input_mask.astype(np.float32),
-                        geometry.shape,
-                        spacing,
-                        new_shape,
-                        new_spacing,
-                    )
-                    > 0.5
-                )
-                spacing = tuple(float(s) for s in new_spacing)  # type: ignore[assignment]
-            else:
-                lowpass_rec["detected"] = False
-    shape = signal.shape
+        signal, noise, analysis_mask, new_spacing, lowpass_rec = _lowpass_resampled(
+            signal, noise, weight, input_mask, spacing, progress
+        )
+        if new_spacing != spacing and mode == "single":
+            noise_region, weight = _single_mode_background(
+                signal, analysis_mask, new_spacing, maps[0].path
+            )
+        spacing = new_spacing
     if mode == "split":
         noise_region = analysis_mask  # read only: shared, not copied
-    else:
-        # A margin of 2 voxels keeps the faint edge of the density out of the background.
-        grown = ndimage.binary_dilation(analysis_mask, iterations=2)
-        noise_region = _inscribed_ellipsoid(shape) & ~grown
-
     pw_record = None
     if params.prewhiten:
-        if mode == "split":
-            pw, noise = prewhiten(noise, spacing, threads=threads)
-            signal = apply_prewhitening(signal, pw, threads=threads)
-        else:
-            weight = background_weight(analysis_mask, spacing)
-            pw, signal = prewhiten(signal, spacing, weight=weight, threads=threads)
-            del weight
-        pw_record = pw.record()
-        progress.say(f"pre-whitened beyond {pw_record['elbow_A']:.1f} Å")
-    if pw_record is not None:
+        signal, noise, pw_record = _whitened(signal, noise, weight, spacing, threads)
+        progress.say(f"pre-whitened beyond {pw_record['elbow_A']:.1f} Å ({pw_record['method']})")
         # the spectrum the whitening was fitted on: the noise as it came in
         spectrum = {
             "frequency_invA": pw_record["frequency_invA"],
             "power": pw_record["spectrum_before"],
         }
-    elif mode == "split":
-        spectrum = noise_spectrum(noise, spacing)
     else:
-        spectrum = noise_spectrum(signal, spacing, weight=background_weight(analysis_mask, spacing))
-
+        spectrum = noise_spectrum(signal if noise is None else noise, spacing, weight)
+    del weight
     record = {
         "mode": mode,
         "input_geometry": geometry.to_record(),
@@ -478,6 +577,13 @@ def wavelength_grid(prep: Prepared) -> list[float]:
         if limit is None and max(edges) > max(2 * 2 + 1, MAX_WINDOW_FRACTION * shortest) and grid:
             break
         grid.append(lam)
+    if not grid:
+        top = "∞" if limit is None else f"{limit:g}"
+        raise InputError(
+            f"no wavelength to test: the scan would start at {max(min_res, floor):.2f} Å "
+            f"(2.2 × the {max(spacing):.3f} Å analysis voxel) but --max-res is {top} Å; "
+            "raise --max-res or lower --min-res."
+        )
     return grid
 
 

@@ -142,16 +142,25 @@ class Shells:
         return total[: self.count]
 
 
-def make_shells(shape: tuple[int, int, int], spacing_zyx_A: tuple[float, float, float]) -> Shells:
+def make_shells(
+    shape: tuple[int, int, int],
+    spacing_zyx_A: tuple[float, float, float],
+    to_corner: bool = False,
+) -> Shells:
     """Shells of width 1/(longest box edge in Å), up to the coarsest axis' Nyquist frequency.
 
     For a cubic box with isotropic voxels this is the usual integer-radius binning
-    (shell i = coefficients with round(|k|·n·d) = i).
+    (shell i = coefficients with round(|k|·n·d) = i). ``to_corner`` extends the shells to the
+    largest |k| of the grid (the corners beyond the Nyquist sphere), so that every coefficient
+    has a shell; the outer shells are then incomplete.
     """
     extent = max(n * d for n, d in zip(shape, spacing_zyx_A, strict=True))
     step = 1.0 / extent
-    nyquist = min(0.5 / d for d in spacing_zyx_A)
-    count = int(np.floor(nyquist / step + 1e-9)) + 1
+    if to_corner:
+        top = float(np.sqrt(sum((0.5 / d) ** 2 for d in spacing_zyx_A)))
+    else:
+        top = min(0.5 / d for d in spacing_zyx_A)
+    count = int(np.floor(top / step + 1e-9)) + 1 + int(to_corner)
     kz, ky, kx = frequency_axes(shape, spacing_zyx_A)
     index = np.empty((shape[0], shape[1], shape[2] // 2 + 1), dtype=np.int32)
     for z0 in range(0, shape[0], 16):  # plane by plane: no full-size float64 |k| array

@@ -28,7 +28,7 @@ sys.path.insert(0, str(REPO))
 
 from resmap_core.mrc import MapGeometry, read_map, write_map  # noqa: E402
 
-DEFAULT_SOURCE = REPO.parent / "shared" / "data" / "emd_3488" / "emd_3488.mrc.gz"
+DEFAULT_SOURCE = REPO / "tests" / "data" / "emd_3488" / "emd_3488.mrc.gz"
 BOX = 64
 BLUR_HALF_AMPLITUDE_A = 8.0
 

@@ -12,7 +12,7 @@ from _mrc_helpers import to_file_order, write_raw_mrc
 from resmap_core.errors import InputError
 from resmap_core.mrc import MapGeometry, read_map, read_mask, write_map
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = Path(__file__).resolve().parent / "data"  # real EMDB maps, see tests/data/README.md
 
 
 def test_write_then_read_round_trips_data_and_geometry(tmp_path):

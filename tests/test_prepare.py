@@ -118,11 +118,14 @@ def test_unfiltered_bfactor_map_with_white_noise_is_not_flagged():
     assert detect_lowpass(data, (1.0, 1.0, 1.0)).record()["cutoff_A"] is None
 
 
-def test_steep_bfactor_map_with_faint_noise_floor_is_not_flagged():
+def test_steep_bfactor_signal_over_faint_noise_floor_is_not_flagged():
+    """Three decades of particle fall-off over a white floor (real maps in large boxes): the
+    half-map difference holds only the floor, so nothing is called filtered."""
     rng = np.random.default_rng(6)
-    data = _bfactor_map(6, bfac=300.0)
-    data = data + 0.005 * data.std() * rng.standard_normal(data.shape)
-    assert not detect_lowpass(data, (1.0, 1.0, 1.0)).detected
+    signal = _bfactor_map(6, bfac=300.0)
+    h1 = signal + 0.005 * signal.std() * rng.standard_normal(signal.shape)
+    h2 = signal + 0.005 * signal.std() * rng.standard_normal(signal.shape)
+    assert not detect_lowpass((h1 - h2) / 2, (1.0, 1.0, 1.0)).detected
 
 
 def test_soft_edged_lowpass_is_detected_at_start_of_collapse():
@@ -134,15 +137,31 @@ def test_soft_edged_lowpass_is_detected_at_start_of_collapse():
     assert res.detected and 0.3 <= res.cutoff_invA <= 0.3 + 0.1
 
 
-def test_real_maps_emd3488_is_filtered_and_emd5168_is_not():
-    data_dir = Path(__file__).resolve().parents[2] / "shared" / "data"  # beside the checkout in CI
-    found = []
-    for name in ("emd_3488/emd_3488.mrc.gz", "emd_5168/emd_5168.map.gz"):
-        m = read_map(data_dir / name)
-        found.append(detect_lowpass(np.asarray(m.data, float), m.geometry.spacing_zyx_A))
-    # EMD-3488 (3.2 Å, 1.05 Å voxels) falls by seven decades past ~3 Å; ResMap 1.1 found f = 0.71.
-    assert found[0].detected and 2.6 < found[0].cutoff_A < 3.3
-    assert not found[1].detected
+def test_real_map_noise_filtered_like_a_deposition_is_detected_and_background_is_not():
+    """Surrogate halves of EMD-3488 (map + white noise) low-passed at 3.2 Å with a 3-shell
+    raised-cosine edge, as postprocessing does: the difference map's collapse is found within a
+    shell. EMD-5168's background (a real unfiltered map) is not flagged."""
+    data_dir = Path(__file__).resolve().parent / "data"  # real EMDB maps, tests/data/README.md
+    m = read_map(data_dir / "emd_3488/emd_3488.mrc.gz")
+    spacing = m.geometry.spacing_zyx_A
+    rng = np.random.default_rng(3)
+    step = make_shells(m.data.shape, spacing).step_invA
+    k = frequency_magnitude(m.data.shape, spacing)
+    edge = np.clip((k - (1 / 3.2 - 1.5 * step)) / (3 * step), 0.0, 1.0)
+    gain = 0.5 + 0.5 * np.cos(np.pi * edge)
+    halves = []
+    for _ in range(2):
+        h = m.data + m.data.std() * rng.standard_normal(m.data.shape)
+        halves.append(sfft.irfftn(sfft.rfftn(h) * gain, m.data.shape).astype(np.float32))
+    found = detect_lowpass((halves[0] - halves[1]) / 2, spacing)
+    # the half-power point of a raised cosine lies within its edge, ≤ 1.5 shells from the centre
+    assert found.detected and abs(found.cutoff_invA - 1 / 3.2) <= 1.5 * step
+    assert found.grid_cutoff_invA >= found.cutoff_invA
+    actin = read_map(data_dir / "emd_5168/emd_5168.map.gz")
+    a_spacing = actin.geometry.spacing_zyx_A
+    mask = auto_mask(actin.data, a_spacing)
+    weight = background_weight(mask, a_spacing)
+    assert not detect_lowpass(actin.data, a_spacing, weight).detected
 
 
 def test_lowpass_grid_puts_nyquist_at_cutoff_and_never_upsamples():
@@ -331,3 +350,71 @@ def test_irfftn_consuming_inverts_rfftn_like_irfftn(shape):
     spectrum = sfft.rfftn(data)
     np.testing.assert_allclose(irfftn_consuming(spectrum, shape), expected, atol=1e-13)
     np.testing.assert_allclose(expected, data, atol=1e-12)
+
+
+# --- exact (shell-by-shell) whitening of the difference map ---------------------------------------
+
+
+def _corner_power_ratio(vol, spacing):
+    """Mean |F|² beyond the coarsest axis' Nyquist sphere over the mean inside (beyond 10 Å)."""
+    k = frequency_magnitude(vol.shape, spacing)
+    power = np.abs(sfft.rfftn(vol)) ** 2
+    nyquist = min(0.5 / d for d in spacing)
+    inside = (k > 0.1) & (k <= nyquist)
+    return power[k > nyquist].mean() / power[inside].mean()
+
+
+@pytest.mark.parametrize(
+    ("shape", "spacing"), [((64, 64, 64), (1.0, 1.0, 1.0)), ((48, 64, 40), (1.5, 1.0, 1.2))]
+)
+@pytest.mark.parametrize("bfactor", [-50.0, 30.0, 0.0])
+def test_shell_whitening_flattens_the_noise_through_the_corners(shape, spacing, bfactor):
+    from resmap_core.prepare import prewhiten_shells
+
+    rng = np.random.default_rng(31)
+    noise = _radial_filtered(rng, shape, spacing, lambda k: np.exp(-bfactor * k * k / 4.0))
+    pw, whitened = prewhiten_shells(noise, spacing)
+    assert pw.method == "shells" and pw.coefficients is None
+    _assert_flat_beyond_elbow(pw, shape, spacing)
+    # the corners beyond the Nyquist sphere carry the same white level (±10 %)
+    assert abs(_corner_power_ratio(whitened, spacing) - 1.0) < 0.1
+
+
+def test_shell_whitening_undoes_any_radial_filter_applied_to_the_noise():
+    """One radial filter on the input changes the whitened map beyond the elbow only by a
+    constant factor (signal and noise alike, so the signal-to-noise ratio is unchanged)."""
+    from resmap_core.prepare import apply_prewhitening, prewhiten_shells
+
+    shape, spacing = (64, 64, 64), (1.0, 1.0, 1.0)
+    rng = np.random.default_rng(32)
+    white = rng.standard_normal(shape)
+    k = frequency_magnitude(shape, spacing)
+    sharpen = np.exp(50.0 * k * k / 4.0)
+    plain_pw, _ = prewhiten_shells(white, spacing)
+    sharp = sfft.irfftn(sfft.rfftn(white) * sharpen, shape)
+    sharp_pw, _ = prewhiten_shells(sharp, spacing)
+    signal = _radial_filtered(np.random.default_rng(33), shape, spacing, lambda q: 1.0 + 0 * q)
+    a = sfft.rfftn(apply_prewhitening(signal, plain_pw))
+    b = sfft.rfftn(apply_prewhitening(sfft.irfftn(sfft.rfftn(signal) * sharpen, shape), sharp_pw))
+    beyond = k > 1.0 / plain_pw.elbow_A
+    ratio = np.abs(b[beyond]) / np.abs(a[beyond])
+    # unit gain at the elbow: what is left is the filter's gain there, the same at every k
+    at_elbow = np.exp(50.0 / plain_pw.elbow_A**2 / 4.0)
+    assert np.median(ratio) == pytest.approx(at_elbow, rel=0.03)
+    # the gains are measured on noise: ~2 % smoothing error in amplitude per shell
+    assert np.percentile(np.abs(ratio / at_elbow - 1.0), 95) < 0.08
+
+
+def test_shell_whitening_record_has_the_gain_table():
+    from resmap_core.prepare import prewhiten_shells
+
+    shape, spacing = (32, 32, 32), (2.0, 2.0, 2.0)
+    noise = _radial_filtered(np.random.default_rng(14), shape, spacing, lambda k: np.exp(-4.0 * k))
+    a, wa = prewhiten_shells(noise, spacing, threads=1)
+    b, wb = prewhiten_shells(noise, spacing, threads=2)
+    assert a == b and np.array_equal(wa, wb)
+    rec = a.record()
+    assert rec["method"] == "shells" and rec["coefficients"] is None
+    freqs = np.asarray(rec["gain_frequency_invA"])
+    assert freqs[-1] >= np.sqrt(3) * 0.25 - 1 / 64  # reaches the corner of the grid
+    assert np.all(np.diff(freqs) > 0) and rec["gain"][0] == 1.0

@@ -8,14 +8,20 @@ from ..basis import KERNELS
 from ..errors import InputError
 from ..mrc import MapData, read_map, read_mask
 from ..scan import DEFAULT_KERNEL, FDR_MODES, Params
-from ._common import add_outside_option, positive_float
+from ._common import add_outside_option, bounded, positive_float, probability
+
+#: Smallest --step-res, Å: the grid is rounded to 1e-6 Å and capped at 100000 wavelengths, so a
+#: tiny step ran 100000 identical passes (hours); each step costs one full pass.
+MIN_STEP_RES_A = 0.01
 
 
 def add_scan_options(parser: argparse.ArgumentParser) -> None:
     """Inputs (one map or two half maps), --mask and every scan parameter."""
     parser.add_argument("maps", nargs="+", metavar="MAP", help="one map, or two half maps")
     parser.add_argument("--mask", default=None, help="particle mask on the map's grid (>0.5 in)")
-    parser.add_argument("--p-value", type=positive_float, default=0.05, help="FDR level (0.05)")
+    parser.add_argument(
+        "--p-value", type=probability, default=0.05, metavar="P", help="FDR level, 0 < P < 1 (0.05)"
+    )
     parser.add_argument(
         "--min-res",
         type=positive_float,
@@ -31,7 +37,11 @@ def add_scan_options(parser: argparse.ArgumentParser) -> None:
         help="largest wavelength (default: data-driven, see docs/method-notes.md)",
     )
     parser.add_argument(
-        "--step-res", type=positive_float, default=1.0, metavar="A", help="wavelength step (1 Å)"
+        "--step-res",
+        type=bounded(positive_float, low=MIN_STEP_RES_A),
+        default=1.0,
+        metavar="A",
+        help=f"wavelength step, at least {MIN_STEP_RES_A:g} Å (1 Å)",
     )
     parser.add_argument(
         "--kernel",

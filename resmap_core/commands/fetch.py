@@ -11,7 +11,14 @@ from ..atomic import write_json
 from ..emdb import DEFAULT_BASE_URL, DownloadPolicy, fetch_entry
 from ..progress import Progress
 from ..workflow_support import describe_fetched, locate_local
-from ._common import positive_float
+from ._common import bounded, nonnegative_float, nonnegative_int, positive_float, voxel_size
+
+# Limits of the download policy: Python's sleep and socket timeouts overflow (a traceback) past
+# about 9e9 s, and the back-off doubles per retry, so the longest wait, MAX_BACKOFF_S *
+# 2**(MAX_RETRIES - 1), must stay far below that; a day without data is a dead connection.
+MAX_TIMEOUT_S = 86400.0
+MAX_RETRIES = 20
+MAX_BACKOFF_S = 600.0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,18 +31,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     fetch.add_argument("--base-url", default=DEFAULT_BASE_URL, help="mirror of the EMDB archive")
     fetch.add_argument(
         "--timeout",
-        type=positive_float,
+        type=bounded(positive_float, high=MAX_TIMEOUT_S),
         default=60.0,
         metavar="S",
-        help="seconds without data before an attempt is abandoned (60)",
+        help=f"seconds without data before an attempt is abandoned, at most {MAX_TIMEOUT_S:g} (60)",
     )
-    fetch.add_argument("--retries", type=int, default=4, help="retries per file (4)")
+    fetch.add_argument(
+        "--retries",
+        type=bounded(nonnegative_int, high=MAX_RETRIES),
+        default=4,
+        metavar="N",
+        help=f"retries per file, 0..{MAX_RETRIES} (4)",
+    )
     fetch.add_argument(
         "--backoff",
-        type=float,
+        type=bounded(nonnegative_float, high=MAX_BACKOFF_S),
         default=2.0,
         metavar="S",
-        help="first retry delay in seconds, doubled each time (2)",
+        help=f"first retry delay in seconds, doubled each time, at most {MAX_BACKOFF_S:g} (2)",
     )
     fetch.add_argument(
         "--allow-single-map",
@@ -45,7 +58,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     fetch.add_argument("--deposited-mask", action="store_true", help="download the deposited mask")
     fetch.add_argument(
         "--voxel-size",
-        type=positive_float,
+        type=voxel_size,
         default=None,
         metavar="A",
         help="voxel size in Å, overriding the map header",
@@ -59,7 +72,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     locate.add_argument("--half2", default=None)
     locate.add_argument("--map", dest="map_path", default=None)
     locate.add_argument("--mask", default=None)
-    locate.add_argument("--voxel-size", type=positive_float, default=None, metavar="A")
+    locate.add_argument(
+        "--voxel-size", type=voxel_size, default=None, metavar="A", help="voxel size in Å"
+    )
     locate.add_argument("--out", required=True, help="meta.json")
     locate.set_defaults(func=run_locate)
 
@@ -67,9 +82,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run_fetch(args: argparse.Namespace) -> int:
     """Execute ``resmap fetch``."""
     progress = Progress(args.quiet, prefix="resmap fetch")
-    policy = DownloadPolicy(
-        timeout_s=args.timeout, retries=max(args.retries, 0), backoff_s=max(args.backoff, 0.0)
-    )
+    policy = DownloadPolicy(timeout_s=args.timeout, retries=args.retries, backoff_s=args.backoff)
     entry = fetch_entry(
         args.accession,
         args.out_dir,

@@ -7,11 +7,13 @@ import time
 from dataclasses import replace
 
 from ..atomic import write_json
+from ..basis import window_radius_vox
 from ..errors import InputError
 from ..mrc import write_map
 from ..progress import Progress
 from ..scan import (
     FDR_MODES,
+    Prepared,
     assign_resolution,
     compute_pass,
     finalize,
@@ -24,7 +26,14 @@ from ..scan import (
     wavelength_grid,
     write_result,
 )
-from ._common import add_common, outside_value, positive_float, require_suffix
+from ._common import (
+    add_common,
+    add_threads_option,
+    outside_value,
+    positive_float,
+    probability,
+    require_suffix,
+)
 from ._scan_options import add_scan_options, params_from_args, read_inputs
 
 
@@ -50,9 +59,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     one = sub.add_parser("pass", help="workflow stage 3: LRS for one wavelength")
     one.add_argument("prepared", help="PREP.npz from 'resmap prepare'")
-    one.add_argument("--wavelength", type=positive_float, required=True, metavar="A")
+    one.add_argument(
+        "--wavelength", type=positive_float, required=True, metavar="A", help="wavelength, Å"
+    )
     one.add_argument("--out", required=True, help="PASS.npz")
-    one.add_argument("--threads", type=int, default=None, metavar="N")
+    add_threads_option(one)
     one.add_argument("--quiet", action="store_true")
     one.set_defaults(func=run_pass)
 
@@ -62,7 +73,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     fdr.add_argument("--out", required=True, help="local-resolution map LOCAL.mrc")
     fdr.add_argument("--fdr-mode", choices=FDR_MODES, default=None)
     fdr.add_argument("--outside", type=outside_value, default=None, metavar="nan|0|100")
-    fdr.add_argument("--p-value", type=positive_float, default=None)
+    fdr.add_argument(
+        "--p-value", type=probability, default=None, metavar="P", help="FDR level, 0 < P < 1"
+    )
     fdr.add_argument("--quiet", action="store_true")
     fdr.set_defaults(func=run_fdr)
 
@@ -100,9 +113,31 @@ def run_wavelengths(args: argparse.Namespace) -> int:
     return 0
 
 
+def check_wavelength(prep: Prepared, wavelength_A: float) -> None:
+    """Refuse a wavelength whose local model cannot be built on the prepared grid.
+
+    Below Nyquist the model has no rank (a traceback deep in the basis); a window wider than
+    the box has no voxel to test and, for absurd wavelengths, cannot even be allocated.
+    """
+    spacing = prep.spacing_zyx_A
+    nyquist_A = 2.0 * max(spacing)
+    if wavelength_A < nyquist_A - 1e-9:
+        raise InputError(
+            f"--wavelength {wavelength_A:g} Å is below Nyquist ({nyquist_A:.3f} Å on the prepared "
+            "grid); use the wavelengths of 'resmap wavelengths'."
+        )
+    edges = [2 * r + 1 for r in window_radius_vox(wavelength_A, spacing)]
+    if any(e > n for e, n in zip(edges, prep.signal.shape, strict=True)):
+        raise InputError(
+            f"--wavelength {wavelength_A:g} Å needs a window wider than the prepared box "
+            f"{prep.signal.shape[::-1]}; use the wavelengths of 'resmap wavelengths'."
+        )
+
+
 def run_pass(args: argparse.Namespace) -> int:
     """Execute ``resmap pass``."""
     prep = load_prepared(args.prepared)
+    check_wavelength(prep, args.wavelength)
     result = compute_pass(prep, args.wavelength, args.threads)
     save_pass(args.out, result)
     Progress(args.quiet).say(
