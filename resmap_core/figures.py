@@ -468,8 +468,13 @@ def palette_stops(lo_A: float, hi_A: float, n: int = 7) -> list[tuple[float, str
 def plot_fsc(
     curves: list[tuple[str, np.ndarray, np.ndarray]],
     deposited: tuple[np.ndarray, np.ndarray] | None,
+    notes: list[str] | tuple[str, ...] = (),
 ) -> bytes:
-    """FSC curves (label, frequency Å⁻¹, FSC) with 0.143 and 0.5 lines and the deposited curve."""
+    """FSC curves (label, frequency Å⁻¹, FSC) with 0.143 and 0.5 lines and the deposited curve.
+
+    ``notes`` (e.g. "corrected FSC 0.143: better than 3.28 Å (Nyquist)") are printed in a box
+    at the lower left, so a bound reads as a bound in the figure too.
+    """
     with plt.rc_context(_STYLE):
         fig, ax = plt.subplots(figsize=(7.0, 3.6))
         styles = {"unmasked": "-", "masked": "-", "corrected": "-", "phase-randomised": ":"}
@@ -486,6 +491,10 @@ def plot_fsc(
         ax.set_ylim(-0.1, 1.05)
         ax.grid(alpha=0.3)
         ax.legend(loc="upper right", fontsize=8)
+        if notes:
+            ax.text(0.01, 0.02, "\n".join(notes), transform=ax.transAxes, fontsize=8,
+                    va="bottom", ha="left",
+                    bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.85})  # fmt: skip
         fig.tight_layout()
         return _png(fig)
 
@@ -565,8 +574,14 @@ def plot_slices(
         return _png(fig, dpi=80)
 
 
-def plot_histograms(hists: list[tuple[str, dict]], fsc_lines: dict[str, float | None]) -> bytes:
-    """Local-resolution histograms (one panel each) with dotted lines at FSC resolutions."""
+def plot_histograms(
+    hists: list[tuple[str, dict]], fsc_lines: dict[str, tuple[float | None, str]]
+) -> bytes:
+    """Local-resolution histograms (one panel each) with dotted lines at FSC resolutions.
+
+    ``fsc_lines``: threshold label → (resolution Å or None, that resolution in words); the
+    legend shows the words, so a bound (e.g. "better than 3.28 Å (Nyquist)") stays a bound.
+    """
     with plt.rc_context(_STYLE):
         fig, axes = plt.subplots(1, len(hists), figsize=(3.6 * len(hists), 3.0), squeeze=False)
         for ax, (title, h) in zip(axes[0], hists, strict=True):
@@ -580,15 +595,17 @@ def plot_histograms(hists: list[tuple[str, dict]], fsc_lines: dict[str, float | 
                 edgecolor="white",
                 linewidth=0.3,
             )
-            for (label, res), color in zip(fsc_lines.items(), ("#c44e52", "#55a868"), strict=False):
+            for (label, (res, text)), color in zip(
+                fsc_lines.items(), ("#c44e52", "#55a868"), strict=False
+            ):
                 if res is not None:
-                    ax.axvline(res, ls=":", lw=1.5, color=color, label=f"FSC {label}: {res:.2f} Å")
+                    ax.axvline(res, ls=":", lw=1.5, color=color, label=f"FSC {label}: {text}")
             ax.set_title(title)
             ax.text(0.98, 0.5, f"unresolved: {h['unresolved']} voxels", transform=ax.transAxes,
                     ha="right", fontsize=7, color="0.3")  # fmt: skip
             ax.set_xlabel("local resolution (Å)")
             ax.set_ylabel("voxels in mask")
-            if any(v is not None for v in fsc_lines.values()):
+            if any(v is not None for v, _ in fsc_lines.values()):
                 ax.legend(fontsize=7)
         fig.tight_layout()
         return _png(fig)

@@ -18,6 +18,7 @@ from resmap_core.spectrum import (
     Shells,
     irfftn_consuming,
     make_shells,
+    nyquist_shell_count,
     radial_gain,
     rfft_weights,
 )
@@ -142,7 +143,7 @@ def _corner_spectrum(
         power = _shell_power((vol - np.float32(level)) * w, spacing_zyx_A, shells, threads)
         power /= float((w * w).sum(dtype=np.float64))
     counts = shells.sum(np.broadcast_to(rfft_weights(vol.shape), shells.index.shape))
-    inside = int(np.floor(min(0.5 / d for d in spacing_zyx_A) / shells.step_invA + 1e-9)) + 1
+    inside = nyquist_shell_count(vol.shape, spacing_zyx_A)
     return _ShellSpectrum(shells.frequency_invA, power, counts, inside)
 
 

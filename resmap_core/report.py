@@ -28,6 +28,7 @@ import numpy as np
 from . import __version__, figures
 from .atomic import write_json, write_text
 from .errors import InputError
+from .fsc import Crossing, crossing_text, threshold_crossing
 from .mrc import MapData, read_map, read_mask, sha256_file
 from .progress import Progress
 
@@ -340,16 +341,61 @@ def _masked_layer(values: np.ndarray, resolved: np.ndarray) -> np.ndarray:
     return layer
 
 
-def _fsc_block(fsc_json: dict | None) -> tuple[list[dict], list, tuple | None]:
-    """Summary rows, plotted curves, and the curve used by diagnostics."""
+@dataclass(frozen=True)
+class FSCSummary:
+    """What the report shows of FSC.json: table rows, plotted curves, the headline crossings.
+
+    ``rows``: one per curve, {"kind", "crossings": {"0.143"|"0.5": Crossing}, "text": {...}}.
+    ``main``: the curve the resolutions are quoted for (corrected, or unmasked without a mask).
+    ``nyquist_A``: Nyquist of the half maps (from the record), to name a bound at the top shell.
+    """
+
+    rows: list[dict]
+    curves: list[tuple[str, np.ndarray, np.ndarray]]
+    diag: tuple[np.ndarray, np.ndarray] | None
+    main: str | None
+    nyquist_A: float | None
+
+    def headline(self) -> dict[str, Crossing] | None:
+        """The main curve's crossings at 0.143 and 0.5 (None without an FSC record)."""
+        row = next((r for r in self.rows if r["kind"] == self.main), None)
+        return None if row is None else row["crossings"]
+
+    def text(self, crossing: Crossing) -> str:
+        """A crossing in words (:func:`resmap_core.fsc.crossing_text`)."""
+        return crossing_text(crossing, self.nyquist_A)
+
+
+def _record_crossing(value: Any, frequency_invA: np.ndarray) -> Crossing:
+    """A crossing from FSC.json; a bare number (records written before bounds existed) that
+    equals the top shell's resolution was the old never-crossed fallback: a "better_than" bound.
+    """
+    crossing = Crossing.from_record(value)
+    if isinstance(value, dict) or crossing.value_A is None or frequency_invA.size < 2:
+        return crossing
+    if frequency_invA[-1] > 0 and np.isclose(crossing.value_A, 1.0 / frequency_invA[-1]):
+        return Crossing(crossing.value_A, "better_than")
+    return crossing
+
+
+def _fsc_block(fsc_json: dict | None) -> FSCSummary:
+    """Summary rows, plotted curves, the curve used by diagnostics and the headline curve."""
     if fsc_json is None:
-        return [], [], None
+        return FSCSummary([], [], None, None, None)
     f = np.asarray(fsc_json["frequency_invA"], dtype=np.float64)
     res = fsc_json.get("resolutions") or {}
+    nyquist = _num(fsc_json.get("nyquist_A"))
+    if nyquist is None and isinstance(fsc_json.get("voxel_size_A"), list):
+        sizes = [v for v in (_num(x) for x in fsc_json["voxel_size_A"]) if v is not None]
+        nyquist = 2.0 * max(sizes) if sizes else None
     rows, curves = [], []
     for kind in ("unmasked", "masked", "corrected"):
         r = res.get(kind) or {}
-        rows.append({"kind": kind, "r0143": _num(r.get("0.143")), "r05": _num(r.get("0.5"))})
+        crossings = {t: _record_crossing(r.get(t), f) for t in ("0.143", "0.5")}
+        text = {t: crossing_text(c, nyquist) for t, c in crossings.items()}
+        if not r:
+            text = {t: "—" for t in crossings}
+        rows.append({"kind": kind, "crossings": crossings, "text": text})
         c = fsc_json.get(f"fsc_{kind}")
         if c is not None and len(c) == f.size:
             curves.append((kind, f, np.asarray(c, dtype=np.float64)))
@@ -358,7 +404,82 @@ def _fsc_block(fsc_json: dict | None) -> tuple[list[dict], list, tuple | None]:
         curves.append(("phase-randomised", f, np.asarray(rnd, dtype=np.float64)))
     unmasked = fsc_json.get("fsc_unmasked")
     diag = (f, np.asarray(unmasked, np.float64)) if unmasked and len(unmasked) == f.size else None
-    return rows, curves, diag
+    main = fsc_json.get("resolution_curve")
+    if main not in ("unmasked", "masked", "corrected") or not res.get(main):
+        main = "corrected" if res.get("corrected") else "unmasked"
+    return FSCSummary(rows, curves, diag, main, nyquist)
+
+
+def _wfsc_bounds(wfsc_json: dict | None, nyquist_A: float | None) -> list[str]:
+    """Sentences on the windowed-FSC voxels whose box FSC did not cross the cutoff."""
+    bounds = (wfsc_json or {}).get("bounds")
+    if not isinstance(bounds, dict):
+        return []
+    cutoff = _num((wfsc_json or {}).get("cutoff"))
+    at = f" {cutoff:g}" if cutoff is not None else " the cutoff"
+    what = {
+        "better_than": f"never fell below{at} in its box",
+        "worse_than": f"was already below{at} at the box's first shell",
+    }
+    out = []
+    for kind, why in what.items():
+        rec = bounds.get(kind) if isinstance(bounds.get(kind), dict) else {}
+        fraction, value = _num(rec.get("fraction")), _num(rec.get("value_A"))
+        if fraction and value is not None:
+            limit = crossing_text(Crossing(value, kind), nyquist_A)  # type: ignore[arg-type]
+            out.append(
+                f"Windowed FSC: {100 * fraction:.1f} % of the mask is {limit}: the FSC {why}; "
+                f"the map holds {value:.2f} Å there."
+            )
+    return out
+
+
+def _wfsc_crossing(value_A: float | None, wfsc_json: dict | None) -> Crossing:
+    """A windowed-FSC statistic as a crossing: a value at a bound of ``WFSC.json`` is the bound.
+
+    The map is float32, so "at the bound" allows 10⁻⁵ relative; any value above the first-shell
+    bound is "worse than" it.
+    """
+    if value_A is None:
+        return Crossing(None)
+    bounds = (wfsc_json or {}).get("bounds")
+    bounds = bounds if isinstance(bounds, dict) else {}
+    better = _num((bounds.get("better_than") or {}).get("value_A"))
+    worse = _num((bounds.get("worse_than") or {}).get("value_A"))
+    if better is not None and np.isclose(value_A, better, rtol=1e-5):
+        return Crossing(better, "better_than")
+    if worse is not None and value_A > worse * (1 + 1e-5):
+        return Crossing(worse, "worse_than")
+    return Crossing(value_A)
+
+
+def _wfsc_stat_text(stats: dict | None, wfsc_json: dict | None, nyquist_A: float | None) -> dict:
+    """Windowed-FSC median and quartiles in words: a value at a bound is printed as the bound."""
+    if stats is None:
+        return {}
+    out = {}
+    for key in ("median_A", "q25_A", "q75_A"):
+        crossing = _wfsc_crossing(_num(stats.get(key)), wfsc_json)
+        out[key] = "—" if crossing.value_A is None else crossing_text(crossing, nyquist_A)
+    return out
+
+
+def _nyquist(geometry: Any) -> float:
+    """Nyquist resolution (Å) of the coarsest axis of a map's grid."""
+    return 2.0 * max(geometry.voxel_size_A)
+
+
+def _summary_crossings(fsc: FSCSummary, nyquist_A: float) -> dict[str, Any]:
+    """The FSC part of summary.json: the headline curve's values with their bounds, and the
+    Nyquist resolution (of the FSC record, else ``nyquist_A`` of the map) to name a bound."""
+    head = fsc.headline()
+    nyquist = fsc.nyquist_A if fsc.nyquist_A is not None else nyquist_A
+    out: dict[str, Any] = {"fsc_curve": fsc.main if head else None, "nyquist_A": nyquist}
+    for t, key in (("0.143", "fsc_0143"), ("0.5", "fsc_05")):
+        c = head[t] if head else Crossing(None)
+        out[f"{key}_A"] = c.value_A
+        out[f"{key}_bound"] = c.bound
+    return out
 
 
 def build_context(inputs: ReportInputs, data: Loaded, progress: Progress) -> dict[str, Any]:
@@ -381,21 +502,32 @@ def build_context(inputs: ReportInputs, data: Loaded, progress: Progress) -> dic
         wf_ok = figures.resolved_voxels(data.wfsc.data, mask, wf_out)
         wf_vals = data.wfsc.data[wf_ok]
         wf_stats = figures.resolution_stats(wf_vals, n_mask)
-    fsc_rows, fsc_curves, fsc_diag = _fsc_block(data.fsc_json)
-    fsc_lines = {"0.143": None, "0.5": None}
-    if data.fsc_json is not None:
-        fsc_lines = {
-            "0.143": _num(data.fsc_json.get("resolution_0143_A")),
-            "0.5": _num(data.fsc_json.get("resolution_05_A")),
+    fsc = _fsc_block(data.fsc_json)
+    fsc_curves, fsc_diag = fsc.curves, fsc.diag
+    head = fsc.headline()
+    fsc_lines: dict[str, tuple[float | None, str]] = {}
+    headline = None
+    if head is not None:
+        fsc_lines = {t: (c.value_A, fsc.text(c)) for t, c in head.items()}
+        headline = {
+            "curve": fsc.main,
+            "0.143": fsc.text(head["0.143"]),
+            "0.5": fsc.text(head["0.5"]),
         }
-    deposited_res = None
+    deposited_text = None
     if data.deposited is not None:
-        deposited_res = figures.crossing_resolution(*data.deposited, 0.143)
+        # The deposited curve's top point is wherever its authors stopped: "last shell".
+        deposited_text = crossing_text(threshold_crossing(*data.deposited, 0.143))
+    wf_text = _wfsc_stat_text(wf_stats, data.wfsc_json, _nyquist(geom))
+    wf_notes = _wfsc_bounds(data.wfsc_json, _nyquist(geom))
 
     progress.say("figures: FSC, slices, histograms")
     images: dict[str, str] = {}
+    fsc_notes = [f"{fsc.main} FSC {t}: {text}" for t, (_, text) in fsc_lines.items()]
+    if deposited_text is not None:
+        fsc_notes.append(f"deposited FSC 0.143: {deposited_text}")
     if fsc_curves or data.deposited is not None:
-        images["fsc"] = _data_uri(figures.plot_fsc(fsc_curves, data.deposited))
+        images["fsc"] = _data_uri(figures.plot_fsc(fsc_curves, data.deposited, fsc_notes))
     vrange = figures.shared_range(loc_vals, *([wf_vals] if wf_vals is not None else []))
     layers = [("ResMap", _masked_layer(data.local.data, loc_ok))]
     if data.wfsc is not None:
@@ -539,8 +671,14 @@ def build_context(inputs: ReportInputs, data: Loaded, progress: Progress) -> dic
         "run_date": _run_date(inputs, data.provenance),
         "mask_voxels": n_mask,
         "mask_source": data.mask_source,
-        "fsc_rows": fsc_rows,
-        "deposited_res": deposited_res,
+        "fsc_rows": fsc.rows,
+        "fsc_headline": headline,
+        "fsc_notes": fsc_notes,
+        "fsc_summary": _summary_crossings(fsc, _nyquist(geom)),
+        "deposited_text": deposited_text,
+        "wf_text": wf_text,
+        "wf_median_bound": _wfsc_crossing((wf_stats or {}).get("median_A"), data.wfsc_json).bound,
+        "wf_notes": wf_notes,
         "loc": loc_stats,
         "wf": wf_stats,
         "agree": agree,
@@ -600,6 +738,12 @@ def _pct(value: Any) -> str:
     return "—" if v is None else f"{100 * v:.1f} %"
 
 
+def _crossing_filter(value: Any, bound: Any = None, nyquist_A: Any = None) -> str:
+    """A resolution with its bound in words (summary.json fields), or an em dash when absent."""
+    crossing = Crossing.from_record({"value_A": value, "bound": bound})
+    return "—" if crossing.value_A is None else crossing_text(crossing, _num(nyquist_A))
+
+
 def environment() -> jinja2.Environment:
     """Jinja2 environment over the package templates: autoescape always on, strict undefined."""
     env = jinja2.Environment(
@@ -611,6 +755,7 @@ def environment() -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters["fmt"] = _fmt
+    env.filters["crossing"] = _crossing_filter
     env.filters["pct"] = _pct
     return env
 
@@ -671,18 +816,17 @@ def chimerax_script(
 
 def summary_record(context: dict[str, Any]) -> dict[str, Any]:
     """The small record ``summary.json`` that the run index reads."""
-    corrected = next((r for r in context["fsc_rows"] if r["kind"] == "corrected"), None)
     return {
         "name": context["name"],
         "title": context["title"],
         "emdb_id": context["emdb_id"],
         "mode": context["mode"],
         "author_resolution_A": context["author_resolution_A"],
-        "fsc_0143_A": corrected["r0143"] if corrected else None,
-        "fsc_05_A": corrected["r05"] if corrected else None,
+        **context["fsc_summary"],
         "resmap_median_A": context["loc"]["median_A"],
         "unresolved_fraction": context["loc"]["unresolved_fraction"],
         "wfsc_median_A": context["wf"]["median_A"] if context["wf"] else None,
+        "wfsc_median_bound": context["wf_median_bound"],
         "spearman": context["agree"]["spearman"] if context["agree"] else None,
         "warnings": [f.code for f in context["findings"]],
         "report": "index.html",
@@ -729,11 +873,16 @@ _SUMMARY_KEYS = (
     "emdb_id",
     "mode",
     "author_resolution_A",
+    "fsc_curve",
     "fsc_0143_A",
+    "fsc_0143_bound",
     "fsc_05_A",
+    "fsc_05_bound",
+    "nyquist_A",
     "resmap_median_A",
     "unresolved_fraction",
     "wfsc_median_A",
+    "wfsc_median_bound",
     "spearman",
     "warnings",
 )

@@ -142,6 +142,15 @@ class Shells:
         return total[: self.count]
 
 
+def nyquist_shell_count(
+    shape: tuple[int, int, int], spacing_zyx_A: tuple[float, float, float]
+) -> int:
+    """Shells of width 1/(longest box edge, Å) from DC up to the coarsest axis' Nyquist."""
+    step = 1.0 / max(n * d for n, d in zip(shape, spacing_zyx_A, strict=True))
+    # 1e-6: voxel sizes read from MRC headers carry float32 rounding (a dropped Nyquist shell)
+    return int(np.floor(min(0.5 / d for d in spacing_zyx_A) / step + 1e-6)) + 1
+
+
 def make_shells(
     shape: tuple[int, int, int],
     spacing_zyx_A: tuple[float, float, float],
@@ -154,13 +163,12 @@ def make_shells(
     largest |k| of the grid (the corners beyond the Nyquist sphere), so that every coefficient
     has a shell; the outer shells are then incomplete.
     """
-    extent = max(n * d for n, d in zip(shape, spacing_zyx_A, strict=True))
-    step = 1.0 / extent
+    step = 1.0 / max(n * d for n, d in zip(shape, spacing_zyx_A, strict=True))
     if to_corner:
         top = float(np.sqrt(sum((0.5 / d) ** 2 for d in spacing_zyx_A)))
+        count = int(np.floor(top / step + 1e-6)) + 2
     else:
-        top = min(0.5 / d for d in spacing_zyx_A)
-    count = int(np.floor(top / step + 1e-9)) + 1 + int(to_corner)
+        count = nyquist_shell_count(shape, spacing_zyx_A)
     kz, ky, kx = frequency_axes(shape, spacing_zyx_A)
     index = np.empty((shape[0], shape[1], shape[2] // 2 + 1), dtype=np.int32)
     for z0 in range(0, shape[0], 16):  # plane by plane: no full-size float64 |k| array

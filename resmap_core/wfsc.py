@@ -333,6 +333,38 @@ def resolution_from_curves(
     return 1.0 / f
 
 
+def box_bounds_A(box: int, spacing_zyx_A: tuple[float, float, float]) -> dict[str, float]:
+    """Resolutions (Å) that mark a box whose FSC did not cross the cutoff.
+
+    ``"better_than"``: the top shell's (the box's Nyquist for isotropic voxels), written by
+    :func:`resolution_from_curves` when the FSC never falls below the cutoff. ``"worse_than"``:
+    the first shell's (the box edge in Å); a value above it means the FSC was already below the
+    cutoff at the first shell (interpolated towards shell 0, which counts as 1).
+    """
+    freq = make_shells((box, box, box), spacing_zyx_A).frequency_invA
+    return {"better_than": float(1.0 / freq[-1]), "worse_than": float(1.0 / freq[1])}
+
+
+def bound_fractions(
+    values_A: np.ndarray, box: int, spacing_zyx_A: tuple[float, float, float]
+) -> dict[str, dict[str, float]]:
+    """Which local resolutions are bounds, not crossings: ``{bound: {value_A, fraction}}``.
+
+    ``values_A`` holds one resolution per mask voxel, as :func:`windowed_fsc` returns them; a
+    "better_than" voxel holds the top shell's resolution (the value
+    :func:`resolution_from_curves` writes; a crossing interpolated to within 10⁻⁹ of it cannot
+    be told apart and counts too), a "worse_than" one more than the first shell's. Fractions
+    are of all entries of ``values_A``.
+    """
+    limits = box_bounds_A(box, spacing_zyx_A)
+    n = max(int(values_A.size), 1)
+    hits = {
+        "better_than": np.count_nonzero(np.isclose(values_A, limits["better_than"], rtol=1e-9)),
+        "worse_than": np.count_nonzero(values_A > limits["worse_than"]),
+    }
+    return {k: {"value_A": limits[k], "fraction": float(hits[k] / n)} for k in limits}
+
+
 def correct_local_curves(
     curves: np.ndarray, randomised: np.ndarray, frequency_invA: np.ndarray, from_invA: float
 ) -> np.ndarray:

@@ -65,8 +65,15 @@ def write_dataset(
     with_deposited: bool = True,
     with_json: bool = True,
     fsc_tail: float = 0.0,
+    fsc_bound: bool = False,
+    legacy_fsc: bool = False,
 ) -> dict[str, Path]:
-    """Write a dataset's inputs under ``root``; return the paths the CLI takes."""
+    """Write a dataset's inputs under ``root``; return the paths the CLI takes.
+
+    ``fsc_bound``: the corrected FSC never falls below 0.143, so its 0.143 resolution is the
+    bound "better than Nyquist" (2.4 Å). ``legacy_fsc``: FSC.json as written before bounds
+    existed (bare numbers under ``resolutions``, no ``*_bound`` fields, no ``nyquist_A``).
+    """
     root.mkdir(parents=True, exist_ok=True)
     geom = MapGeometry(shape=SHAPE, voxel_size_A=VOXEL, origin_A=(0.0, 0.0, 0.0))
     density = make_density()
@@ -132,21 +139,27 @@ def write_dataset(
         (root / "LOCAL.json").write_text(json.dumps(local_json, indent=2, sort_keys=True))
     if with_fsc:
         paths["fsc"] = root / "FSC.json"
+        corrected = fsc_model(f, 4.1, fsc_tail)
+        resolutions = {
+            "unmasked": {"0.143": 4.3, "0.5": 4.5},
+            "masked": {"0.143": 3.8, "0.5": 4.0},
+            "corrected": {"0.143": 3.9, "0.5": 4.1},
+        }
+        if fsc_bound:
+            corrected = np.maximum(corrected, 0.2)  # stays above 0.143 up to Nyquist
+            resolutions["corrected"]["0.143"] = 2 * VOXEL[0]
         rec = {
             "frequency_invA": f.tolist(),
             "fsc_unmasked": fsc_model(f, 4.5, fsc_tail).tolist(),
             "fsc_masked": fsc_model(f, 4.0, fsc_tail).tolist(),
-            "fsc_corrected": fsc_model(f, 4.1, fsc_tail).tolist(),
+            "fsc_corrected": corrected.tolist(),
             "fsc_randomised": (fsc_model(f, 4.0) * (f < 0.15)).tolist(),
             "halfbit": [0.2] * f.size,
             "randomise_from_A": 6.7,
-            "resolution_0143_A": 3.9,
+            "resolution_curve": "corrected",
+            "resolution_0143_A": resolutions["corrected"]["0.143"],
             "resolution_05_A": 4.1,
-            "resolutions": {
-                "unmasked": {"0.143": 4.3, "0.5": 4.5},
-                "masked": {"0.143": 3.8, "0.5": 4.0},
-                "corrected": {"0.143": 3.9, "0.5": 4.1},
-            },
+            "resolutions": resolutions,
             "voxel_size_A": list(VOXEL),
             "mask": {"source": "given", "path": "mask.mrc", "voxels": int(mask.sum())},
             "inputs": [],
@@ -154,6 +167,20 @@ def write_dataset(
             "versions": {"resmap_core": "0.1.0"},
             "seconds": 0.3,
         }
+        if not legacy_fsc:  # the record as resmap fsc writes it now (docs/outputs.md)
+            bound = "better_than" if fsc_bound else None
+            rec["resolutions"] = {
+                curve: {
+                    t: {
+                        "value_A": v,
+                        "bound": bound if (curve, t) == ("corrected", "0.143") else None,
+                    }
+                    for t, v in values.items()
+                }
+                for curve, values in resolutions.items()
+            }
+            rec |= {"resolution_0143_bound": bound, "resolution_05_bound": None,
+                    "nyquist_A": 2 * VOXEL[0]}  # fmt: skip
         paths["fsc"].write_text(json.dumps(rec))
     if with_wfsc:
         rng = np.random.default_rng(3)

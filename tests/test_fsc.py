@@ -1,4 +1,5 @@
-"""Gold-standard FSC: closed-form cases, noise statistics, mask correction and the CLI."""
+"""Gold-standard FSC: closed-form cases, noise statistics, mask correction, masks as given, the
+analytic oracle on three phantoms, crossings and their bounds, and the CLI."""
 
 from __future__ import annotations
 
@@ -9,21 +10,31 @@ import mrcfile
 import numpy as np
 import pytest
 import scipy.fft as sfft
-from _fsc_helpers import half_maps, sphere_mask
+from _fsc_helpers import (
+    PHANTOMS,
+    analytic_masked_fsc,
+    half_maps,
+    make_phantom,
+    sphere_mask,
+    write_phantom,
+)
 
 from resmap_core.cli import main
-from resmap_core.commands.fsc import fsc_record
+from resmap_core.commands.fsc import AUTO_SOFT_EDGE_VOX, fsc_record
 from resmap_core.fsc import (
+    Crossing,
     correct_fsc,
     crossing_frequency,
+    crossing_text,
     fsc_curve,
     gold_standard_fsc,
     halfbit_curve,
     randomise_phases_beyond,
-    resolution_A,
     soft_mask,
+    threshold_crossing,
 )
-from resmap_core.mrc import MapGeometry, write_map
+from resmap_core.mrc import MapGeometry, read_map, write_map
+from resmap_core.prepare import auto_mask
 from resmap_core.spectrum import frequency_magnitude, make_shells, rfft_weights
 
 GRIDS = [((40, 40, 40), (1.0, 1.0, 1.0)), ((36, 48, 42), (1.3, 1.0, 1.1))]
@@ -77,10 +88,47 @@ def test_crossing_is_interpolated_linearly_between_shells():
     curve = np.array([1.0, 0.9, 0.3, 0.1])
     # 0.5 lies 2/3 of the way from 0.9 (shell 1) to 0.3 (shell 2)
     assert crossing_frequency(freq, curve, 0.5) == pytest.approx(0.1 + 0.1 * 0.4 / 0.6)
-    assert resolution_A(freq, curve, 0.05) == pytest.approx(1 / 0.3)  # never crosses: last shell
+    assert threshold_crossing(freq, curve, 0.5) == Crossing(pytest.approx(1 / (0.1 + 0.04 / 0.6)))
     assert crossing_frequency(freq, curve, np.array([0.0, 0.5, 0.5, 0.5])) == pytest.approx(
         0.1 + 0.1 * 0.4 / 0.6
     )
+
+
+def test_a_curve_that_never_crosses_is_a_bound_at_the_last_or_first_shell():
+    freq = np.array([0.0, 0.1, 0.2, 0.3])
+    curve = np.array([1.0, 0.9, 0.3, 0.1])
+    assert threshold_crossing(freq, curve, 0.05) == Crossing(pytest.approx(1 / 0.3), "better_than")
+    assert threshold_crossing(freq, curve, 0.95) == Crossing(pytest.approx(1 / 0.1), "worse_than")
+    assert crossing_frequency(freq, curve, 0.05) is None  # a bound is not a crossing
+    assert crossing_frequency(freq, curve, 0.95) is None
+    # NaN shells are skipped (here the top one); no finite value at all: not determined
+    nan_top = np.array([1.0, 0.9, 0.8, np.nan])
+    assert threshold_crossing(freq, nan_top, 0.5) == Crossing(pytest.approx(5.0), "better_than")
+    assert threshold_crossing(freq, np.full(4, np.nan), 0.5) == Crossing(None)
+
+
+@pytest.mark.parametrize(
+    ("crossing", "nyquist", "text"),
+    [
+        (Crossing(3.914), 3.28, "3.91 Å"),
+        (Crossing(3.28125, "better_than"), 3.28125, "better than 3.28 Å (Nyquist)"),
+        (Crossing(3.4, "better_than"), 3.28, "better than 3.40 Å (last shell)"),
+        (Crossing(3.28, "better_than"), None, "better than 3.28 Å (last shell)"),
+        (Crossing(96.0, "worse_than"), 3.28, "worse than 96.00 Å (first shell)"),
+        (Crossing(None), 3.28, "not determined"),
+    ],
+)
+def test_crossings_are_written_with_their_bound_in_words(crossing, nyquist, text):
+    assert crossing_text(crossing, nyquist) == text
+
+
+def test_crossing_records_round_trip_and_read_old_bare_numbers():
+    for c in (Crossing(3.5), Crossing(3.28, "better_than"), Crossing(90.0, "worse_than")):
+        assert Crossing.from_record(json.loads(json.dumps(c.to_record()))) == c
+    assert Crossing.from_record(3.9) == Crossing(3.9)  # FSC.json before bounds existed
+    for junk in (None, "3.9", True, {"value_A": None, "bound": "better_than"}, float("nan")):
+        assert Crossing.from_record(junk) == Crossing(None)
+    assert Crossing.from_record({"value_A": 3.0, "bound": "sideways"}) == Crossing(3.0)
 
 
 def test_soft_mask_has_raised_cosine_edge_in_angstrom():
@@ -179,9 +227,16 @@ def test_fsc_command_writes_curves_and_resolutions(files):
     for key in ("fsc_unmasked", "fsc_masked", "fsc_corrected", "fsc_randomised", "halfbit"):
         assert len(rec[key]) == n
     assert rec["frequency_invA"][1] == pytest.approx(1 / (32 * 1.5))
-    assert rec["resolution_0143_A"] == rec["resolutions"]["corrected"]["0.143"]
+    assert rec["resolutions"]["corrected"]["0.143"] == {
+        "value_A": rec["resolution_0143_A"],
+        "bound": rec["resolution_0143_bound"],
+    }
+    assert rec["resolution_0143_bound"] is None and rec["resolution_05_bound"] is None
     assert 3.0 <= rec["resolution_0143_A"] <= rec["resolution_05_A"]
-    assert rec["mask"]["source"] == "given"
+    assert rec["nyquist_A"] == pytest.approx(3.0)
+    assert rec["mask"] == {"source": "given", "path": str(files / "mask.mrc"),
+                           "voxels": int(sphere_mask(SHAPE).sum()), "binary": True,
+                           "soft_edge_A": None}  # fmt: skip
 
 
 def test_fsc_command_without_mask_uses_the_automatic_mask(tmp_path):
@@ -193,8 +248,9 @@ def test_fsc_command_without_mask_uses_the_automatic_mask(tmp_path):
                  "--quiet"]) == 0  # fmt: skip
     rec = json.loads(out.read_text())
     assert rec["mask"]["source"] == "auto" and rec["mask"]["path"] is None
+    assert rec["mask"]["soft_edge_A"] == pytest.approx(AUTO_SOFT_EDGE_VOX * 1.5)
     assert rec["fsc_corrected"] is not None
-    assert rec["resolution_0143_A"] == rec["resolutions"]["corrected"]["0.143"]
+    assert rec["resolution_0143_A"] == rec["resolutions"]["corrected"]["0.143"]["value_A"]
 
 
 def test_fsc_record_without_mask_reports_unmasked_only():
@@ -203,7 +259,7 @@ def test_fsc_record_without_mask_reports_unmasked_only():
     assert rec["fsc_masked"] is None and rec["fsc_corrected"] is None
     assert rec["resolutions"]["masked"] is None
     assert rec["resolution_curve"] == "unmasked"
-    assert rec["resolution_0143_A"] == rec["resolutions"]["unmasked"]["0.143"]
+    assert rec["resolution_0143_A"] == rec["resolutions"]["unmasked"]["0.143"]["value_A"]
 
 
 BAD = [
@@ -230,3 +286,180 @@ def test_bad_input_exits_2_with_one_line_and_no_output(
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err
     assert not list(files.glob("OUT*"))
+
+
+# ------------------------------------------------------------------------- masks as given
+
+
+def _run_fsc(files, *extra, mask="mask.mrc", quiet=True):
+    out = files / "FSC.json"
+    args = ["fsc", str(files / "h1.mrc"), str(files / "h2.mrc"), "--out", str(out), *extra]
+    args += (["--mask", str(files / mask)] if mask else []) + (["--quiet"] if quiet else [])
+    assert main(args) == 0
+    return json.loads(out.read_text())
+
+
+def _masked_curve_with(files, mask: np.ndarray) -> np.ndarray:
+    h1 = read_map(files / "h1.mrc").data.astype(np.float64)
+    h2 = read_map(files / "h2.mrc").data.astype(np.float64)
+    return fsc_curve(h1 * mask, h2 * mask, (1.5,) * 3)
+
+
+def test_binary_mask_is_used_as_given_without_an_edge(files):
+    rec = _run_fsc(files)
+    binary = sphere_mask(SHAPE).astype(np.float64)
+    np.testing.assert_allclose(rec["fsc_masked"], _masked_curve_with(files, binary), atol=1e-12)
+    widened = soft_mask(sphere_mask(SHAPE), (1.5,) * 3, 9.0)  # the edge the old rule added
+    assert np.abs(np.array(rec["fsc_masked"]) - _masked_curve_with(files, widened)).max() > 0.02
+
+
+def test_soft_mask_is_used_as_given(files):
+    soft = soft_mask(sphere_mask(SHAPE, 0.25), (1.5,) * 3, 4.5)
+    write_map(files / "soft.mrc", soft, GEOM)
+    rec = _run_fsc(files, mask="soft.mrc")
+    expected = _masked_curve_with(files, soft.astype(np.float32).astype(np.float64))
+    np.testing.assert_allclose(rec["fsc_masked"], expected, atol=1e-12)
+    assert rec["mask"]["binary"] is False and rec["mask"]["soft_edge_A"] is None
+
+
+def test_soft_edge_is_added_to_a_binary_mask_only_when_asked(files):
+    rec = _run_fsc(files, "--soft-edge", "4.5")
+    edged = soft_mask(sphere_mask(SHAPE), (1.5,) * 3, 4.5)
+    np.testing.assert_allclose(rec["fsc_masked"], _masked_curve_with(files, edged), atol=1e-12)
+    assert rec["mask"]["binary"] is True and rec["mask"]["soft_edge_A"] == 4.5
+    zero = _run_fsc(files, "--soft-edge", "0")  # 0 Å: no edge, the mask as given
+    binary = sphere_mask(SHAPE).astype(np.float64)
+    np.testing.assert_allclose(zero["fsc_masked"], _masked_curve_with(files, binary), atol=1e-12)
+
+
+def test_automatic_mask_gets_a_soft_edge_unless_told_otherwise(files):
+    h1 = read_map(files / "h1.mrc").data.astype(np.float64)
+    h2 = read_map(files / "h2.mrc").data.astype(np.float64)
+    auto = auto_mask(0.5 * (h1 + h2), (1.5,) * 3)
+    rec = _run_fsc(files, mask=None)
+    edged = soft_mask(auto, (1.5,) * 3, AUTO_SOFT_EDGE_VOX * 1.5)
+    np.testing.assert_allclose(rec["fsc_masked"], _masked_curve_with(files, edged), atol=1e-12)
+    hard = _run_fsc(files, "--soft-edge", "0", mask=None)
+    expected = _masked_curve_with(files, auto.astype(np.float64))
+    np.testing.assert_allclose(hard["fsc_masked"], expected, atol=1e-12)
+    assert hard["mask"]["source"] == "auto" and hard["mask"]["soft_edge_A"] is None
+
+
+@pytest.mark.parametrize(
+    ("values", "extra", "message"),
+    [
+        ("range", [], "must lie in [0, 1]"),
+        ("soft", ["--soft-edge", "3"], "already soft"),
+    ],
+)
+def test_unusable_masks_exit_2_with_one_line(files, capsys, values, extra, message):
+    if values == "range":  # e.g. a 0/2 mask: relion_postprocess refuses it as well
+        vol = 2.0 * sphere_mask(SHAPE)
+    else:
+        vol = soft_mask(sphere_mask(SHAPE, 0.25), (1.5,) * 3, 4.5)
+    write_map(files / "odd.mrc", vol.astype(np.float32), GEOM)
+    args = ["fsc", str(files / "h1.mrc"), str(files / "h2.mrc"), "--mask", str(files / "odd.mrc"),
+            "--out", str(files / "OUT.json"), "--quiet", *extra]  # fmt: skip
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err
+    assert not (files / "OUT.json").exists()
+
+
+@pytest.mark.parametrize("command", ["fsc", "wfsc"])
+def test_a_negative_seed_is_refused_by_argparse(files, capsys, command):
+    out = files / ("OUT.json" if command == "fsc" else "OUT.mrc")
+    argv = [command, str(files / "h1.mrc"), str(files / "h2.mrc"), "--out", str(out)]
+    argv += ["--seed", "-1"]
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2 and "must be >= 0" in capsys.readouterr().err
+    assert not out.exists()
+
+
+# -------------------------------------------------------------------- the analytic oracle
+
+
+@pytest.fixture(scope="module", params=sorted(PHANTOMS))
+def phantom_fsc(request, tmp_path_factory):
+    """(phantom, FSC.json) from the real CLI on the phantom's half maps and binary mask."""
+    phantom, seed = make_phantom(request.param)
+    folder = tmp_path_factory.mktemp(request.param)
+    paths = write_phantom(folder, phantom, seed)
+    out = folder / "FSC.json"
+    assert main(["fsc", str(paths["h1"]), str(paths["h2"]), "--mask", str(paths["mask"]),
+                 "--out", str(out), "--quiet"]) == 0  # fmt: skip
+    return phantom, json.loads(out.read_text())
+
+
+def test_analytic_noise_term_matches_masked_white_noise():
+    """The oracle's noise power N_k·σ²·Σm² per shell is that of real masked white noise
+    (a soft mask here, where Σm² differs from Σm; four noise realisations)."""
+    phantom, _ = make_phantom("anisotropic")
+    rng = np.random.default_rng(0)
+    shape, spacing = phantom.signal.shape, phantom.spacing_zyx_A
+    m = soft_mask(phantom.mask, spacing, 6.0)
+    shells = make_shells(shape, spacing)
+    w = np.broadcast_to(rfft_weights(shape), shells.index.shape)
+    measured = np.zeros(shells.count)
+    for _ in range(4):
+        f = sfft.rfftn(m * phantom.sigma * rng.standard_normal(shape))
+        measured += shells.sum(w * (f.real**2 + f.imag**2)) / 4
+    expected = shells.sum(w) * phantom.sigma**2 * np.sum(m * m)
+    ratio = measured[5:] / expected[5:]
+    assert np.all(np.abs(ratio - 1) < 0.15) and abs(ratio.mean() - 1) < 0.01
+    assert np.sum(m) / np.sum(m * m) > 1.03  # Σm instead of Σm² would fail the line above
+
+
+@pytest.mark.parametrize("curve", ["masked", "corrected"])
+@pytest.mark.parametrize("threshold", [0.143, 0.5])
+def test_masked_and_corrected_fsc_cross_where_the_analytic_expectation_does(
+    phantom_fsc, curve, threshold
+):
+    """Σ|F[m·s]|² / (Σ|F[m·s]|² + N_k·σ²·Σm²) per shell (tests/_fsc_helpers.py) crosses the
+    threshold within one shell of our curves, with the mask used as given (observed: ≤ 0.6
+    shell). The rule before, a 6-voxel soft edge added to the same binary mask, fails 9 of these
+    12 cases, on every phantom (1.06–1.76 shells; checked once)."""
+    phantom, rec = phantom_fsc
+    freq, expected = analytic_masked_fsc(phantom)
+    np.testing.assert_allclose(rec["frequency_invA"], freq, rtol=1e-12)
+    oracle = threshold_crossing(freq, expected, threshold)
+    assert oracle.bound is None, "the phantom must cross the threshold below Nyquist"
+    ours = rec["resolutions"][curve][str(threshold)]
+    assert ours["bound"] is None
+    shells_off = (1.0 / ours["value_A"] - 1.0 / oracle.value_A) / freq[1]
+    assert abs(shells_off) <= 1.0, f"{phantom.name}: {shells_off:+.2f} shells from the oracle"
+
+
+# --------------------------------------------------------------------- bounds through the CLI
+
+
+def test_a_curve_that_never_falls_below_is_reported_as_better_than_nyquist(tmp_path, capsys):
+    rng = np.random.default_rng(7)
+    signal = rng.standard_normal(SHAPE)  # white: the same SNR (10⁴) in every shell
+    h1 = signal + 0.01 * rng.standard_normal(SHAPE)
+    h2 = signal + 0.01 * rng.standard_normal(SHAPE)
+    for name, vol in (("h1", h1), ("h2", h2), ("mask", sphere_mask(SHAPE).astype(np.float32))):
+        write_map(tmp_path / f"{name}.mrc", vol, GEOM)
+    rec = _run_fsc(tmp_path, quiet=False)
+    nyquist = {"value_A": pytest.approx(3.0), "bound": "better_than"}
+    assert rec["resolutions"]["corrected"]["0.143"] == nyquist
+    assert rec["resolution_0143_A"] == pytest.approx(3.0)
+    assert rec["resolution_0143_bound"] == "better_than"
+    assert rec["resolution_05_bound"] == "better_than"
+    err = capsys.readouterr().err
+    assert "FSC 0.143: better than 3.00 Å (Nyquist), 0.5: better than 3.00 Å (Nyquist)" in err
+
+
+def test_a_curve_that_starts_below_is_reported_as_worse_than_the_first_shell(tmp_path, capsys):
+    h1, _, _ = half_maps(SHAPE, 7, noise=1.0)
+    rng = np.random.default_rng(3)
+    h2 = -h1 + 0.1 * rng.standard_normal(SHAPE)  # anti-correlated halves: FSC ≈ −1 everywhere
+    for name, vol in (("h1", h1), ("h2", h2), ("mask", sphere_mask(SHAPE).astype(np.float32))):
+        write_map(tmp_path / f"{name}.mrc", vol, GEOM)
+    rec = _run_fsc(tmp_path, quiet=False)
+    first = {"value_A": pytest.approx(32 * 1.5), "bound": "worse_than"}  # the box edge, Å
+    for curve in ("unmasked", "masked", "corrected"):
+        for t in ("0.143", "0.5", "halfbit"):
+            assert rec["resolutions"][curve][t] == first
+    assert "FSC 0.143: worse than 48.00 Å (first shell)" in capsys.readouterr().err

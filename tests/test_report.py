@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from _report_helpers import (
     SHAPE,
+    VOXEL,
     cli_args,
     fsc_model,
     make_density,
@@ -23,7 +24,9 @@ from _report_helpers import (
 from scipy import stats
 
 from resmap_core import figures
+from resmap_core.cli import main
 from resmap_core.errors import InputError
+from resmap_core.fsc import Crossing, crossing_text
 from resmap_core.mrc import MapGeometry, write_map
 from resmap_core.report import (
     emdb_link,
@@ -439,3 +442,101 @@ def test_local_map_with_nan_outside_gives_the_same_statistics(tmp_path: Path) ->
     assert a["resmap_median_A"] == b["resmap_median_A"]
     assert a["unresolved_fraction"] == b["unresolved_fraction"]
     assert a["spearman"] == b["spearman"]
+
+
+# ----------------------------------------------------------------------------------------------
+# FSC bounds: a curve that never crosses a threshold is printed as a bound, in words
+# ----------------------------------------------------------------------------------------------
+
+
+def _fsc_from_the_cli(folder: Path, anti_correlated: bool) -> Path:
+    """FSC.json from the real ``resmap fsc`` on half maps of the report grid.
+
+    A white signal at SNR 10⁴ keeps every FSC above both thresholds up to Nyquist (2.4 Å);
+    anti-correlated halves put every FSC near −1, below both thresholds from the first shell
+    (52.8 Å, the longest box edge).
+    """
+    rng = np.random.default_rng(11)
+    signal = rng.standard_normal(SHAPE)
+    geom = MapGeometry(shape=SHAPE, voxel_size_A=VOXEL)
+    second = -signal if anti_correlated else signal
+    for name, vol in (("h1", signal), ("h2", second), ("fmask", make_mask().astype(np.float32))):
+        noisy = vol if name == "fmask" else vol + 0.01 * rng.standard_normal(SHAPE)
+        write_map(folder / f"{name}.mrc", noisy, geom)
+    out = folder / "FSC.json"
+    assert main(["fsc", str(folder / "h1.mrc"), str(folder / "h2.mrc"), "--mask",
+                 str(folder / "fmask.mrc"), "--out", str(out), "--quiet"]) == 0  # fmt: skip
+    return out
+
+
+def _bare_numbers(html: str, number: str, words: str) -> list[str]:
+    """Occurrences of ``number`` (e.g. "2.40 Å") in the page not preceded by ``words``."""
+    return [m.group(0) for m in re.finditer(rf"(.{{0,30}}){re.escape(number)}", html)
+            if not m.group(1).endswith(words)]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("anti_correlated", "bound"), [(False, "better_than"), (True, "worse_than")]
+)
+def test_fsc_bounds_from_the_real_cli_are_printed_as_bounds_everywhere(
+    tmp_path: Path, anti_correlated: bool, bound: str
+) -> None:
+    paths = write_dataset(tmp_path / "d", with_deposited=False)
+    paths["fsc"] = _fsc_from_the_cli(tmp_path / "d", anti_correlated)
+    rec = json.loads(paths["fsc"].read_text())
+    for t in ("0.143", "0.5"):
+        assert rec["resolutions"]["corrected"][t]["bound"] == bound
+    value = rec["resolutions"]["corrected"]["0.143"]["value_A"]
+    number = f"{value:.2f} Å"  # the top shell (≈ Nyquist, 2.4 Å) or the first (52.8 Å)
+    words = "better than " if bound == "better_than" else "worse than "
+    text = crossing_text(Crossing(value, bound), rec["nyquist_A"])  # type: ignore[arg-type]
+    assert text.startswith(words + number + " (")
+    out = tmp_path / "r" / "synth" / "index.html"
+    assert run_cli(cli_args(paths, out)) == 0
+    html = out.read_text(encoding="utf-8")
+    headline = re.search(r'<p class="headline" id="headline">(.*?)</p>', html, re.S)
+    assert headline and f"<strong>{text}</strong> at FSC 0.143; {text} at FSC 0.5" in headline[1]
+    row = re.search(r'<tr><td class="l">corrected</td>(.*?)</tr>', html)
+    assert row and row[1] == f"<td>{text}</td><td>{text}</td>"
+    alt = re.search(r'<img class="fig" alt="FSC curves: ([^"]*)"', html)
+    assert alt and f"corrected FSC 0.143: {text}; corrected FSC 0.5: {text}" in alt[1]
+    assert _bare_numbers(html, number, words) == []
+    summary = json.loads((out.parent / "summary.json").read_text())
+    assert summary["fsc_curve"] == "corrected"
+    assert summary["fsc_0143_bound"] == bound and summary["fsc_05_bound"] == bound
+    assert summary["fsc_0143_A"] == pytest.approx(value)
+    index = tmp_path / "r" / "index.html"
+    assert run_cli(["report-index", "--out", str(index), "--quiet", str(out.parent)]) == 0
+    assert f"<td>{text}</td>" in index.read_text(encoding="utf-8")
+
+
+def test_old_fsc_records_still_read_and_a_nyquist_fallback_reads_as_a_bound(
+    tmp_path: Path,
+) -> None:
+    paths = write_dataset(tmp_path / "d", with_deposited=False, fsc_bound=True, legacy_fsc=True)
+    out = tmp_path / "r" / "index.html"
+    assert run_cli(cli_args(paths, out)) == 0
+    html = out.read_text(encoding="utf-8")
+    assert '<tr><td class="l">corrected</td><td>better than 2.40 Å (Nyquist)</td>' in html
+    assert '<tr><td class="l">masked</td><td>3.80 Å</td><td>4.00 Å</td></tr>' in html
+    assert _bare_numbers(html, "2.40 Å", "better than ") == []
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert summary["fsc_0143_bound"] == "better_than" and summary["fsc_05_A"] == 4.1
+
+
+def test_windowed_fsc_bounds_are_said_in_words(tmp_path: Path) -> None:
+    paths = write_dataset(tmp_path / "d", with_deposited=False)
+    rec = json.loads((tmp_path / "d" / "WFSC.json").read_text())
+    rec["bounds"] = {
+        "better_than": {"value_A": 2.4, "fraction": 0.125},
+        "worse_than": {"value_A": 19.2, "fraction": 0.0},
+    }
+    (tmp_path / "d" / "WFSC.json").write_text(json.dumps(rec))
+    out = tmp_path / "r" / "index.html"
+    assert run_cli(cli_args(paths, out)) == 0
+    html = out.read_text(encoding="utf-8")
+    assert (
+        "Windowed FSC: 12.5 % of the mask is better than 2.40 Å (Nyquist): the FSC never fell "
+        "below 0.143 in its box; the map holds 2.40 Å there." in html
+    )
+    assert "worse than 19.20" not in html  # no voxel at that bound: nothing said

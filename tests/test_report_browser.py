@@ -1,10 +1,12 @@
 """The report in a real browser: headless Chromium renders it offline, every section is there,
-every embedded image decodes and is not blank, nothing is fetched, injected markup stays text."""
+every embedded image decodes and is not blank, nothing is fetched, injected markup stays text,
+and an FSC that never falls below 0.143 reads as a bound ("better than … (Nyquist)")."""
 
 from __future__ import annotations
 
 import base64
 import io
+import re
 import shutil
 import subprocess
 from html.parser import HTMLParser
@@ -61,7 +63,7 @@ class _Dom(HTMLParser):
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict:
     root = tmp_path_factory.mktemp("browser")
-    paths = write_dataset(root / "data", title=TITLE)
+    paths = write_dataset(root / "data", title=TITLE, fsc_bound=True)
     out = root / "reports" / "synth" / "index.html"
     assert run_cli(cli_args(paths, out)) == 0
     url = out.resolve().as_uri()
@@ -117,3 +119,15 @@ def test_offline_screenshot_shows_the_rendered_page(rendered: dict) -> None:
     # figures and tables fill the page: many distinct, non-white pixels all the way down
     for band in np.array_split(rgb, 4, axis=0):
         assert float((band.min(axis=2) < 0.9).mean()) > 0.02
+
+
+def test_fsc_bound_is_rendered_in_words_never_as_a_bare_number(rendered: dict) -> None:
+    dom = rendered["dom"]
+    bound = "better than 2.40 Å (Nyquist)"
+    headline = re.search(r'id="headline">(.*?)</p>', dom, re.S)
+    assert headline and f"<strong>{bound}</strong> at FSC 0.143" in headline[1]
+    assert f'<td class="l">corrected</td><td>{bound}</td>' in dom
+    alt = re.search(r'alt="FSC curves: ([^"]*)"', dom)
+    assert alt and f"corrected FSC 0.143: {bound}" in alt[1]
+    for m in re.finditer(r"(.{0,12})2\.40 Å", dom):
+        assert m[1].endswith("better than "), m[0]

@@ -14,8 +14,11 @@ import pytest
 from _fsc_helpers import half_maps, sphere_mask
 
 from resmap_core.cli import main
+from resmap_core.fsc import soft_mask
 from resmap_core.mrc import MapGeometry, write_map
 from resmap_core.wfsc import (
+    bound_fractions,
+    box_bounds_A,
     fill_from_samples,
     local_fsc_curves,
     nearest_sample,
@@ -167,6 +170,25 @@ def test_resolution_is_interpolated_where_fsc_first_falls_below_cutoff():
     np.testing.assert_allclose(got, expected)
 
 
+def test_bounds_are_the_voxels_whose_box_fsc_never_crossed_the_cutoff():
+    box, spacing = 10, (1.2, 1.2, 1.2)
+    freq = np.arange(6) / (box * 1.2)
+    limits = box_bounds_A(box, spacing)
+    assert limits == {"better_than": pytest.approx(2.4), "worse_than": pytest.approx(12.0)}
+    curves = np.array(
+        [
+            [1.0, 0.9, 0.8, 0.7, 0.6, 0.55],  # never below 0.5: better than the box's Nyquist
+            [1.0, 0.4, 0.3, 0.2, 0.1, 0.0],  # below at the first shell: worse than 12 Å
+            [1.0, np.nan, 0.3, 0.2, 0.1, 0.0],  # an all-zero box (NaN FSC) counts as below
+            [1.0, 0.9, 0.6, 0.4, 0.1, 0.0],  # a crossing between shells 2 and 3
+        ]
+    )
+    values = resolution_from_curves(curves, freq, 0.5)
+    got = bound_fractions(values, box, spacing)
+    assert got["better_than"] == {"value_A": limits["better_than"], "fraction": 0.25}
+    assert got["worse_than"] == {"value_A": limits["worse_than"], "fraction": 0.5}
+
+
 def test_fill_gives_every_mask_voxel_its_nearest_sample():
     mask = sphere_mask((14, 15, 16), 0.45)
     spacing = (1.5, 1.0, 0.8)
@@ -252,3 +274,37 @@ def test_wfsc_command_writes_both_cutoff_maps_and_summary(files, outside, expect
     assert rec["mask_voxels"] == int(mask.sum())
     assert rec["median_A"] == pytest.approx(float(np.median(a[mask])))
     assert rec["other_cutoff"]["path"] == "WFSC_0143.mrc"
+
+
+def test_wfsc_records_bounds_and_says_them_in_words(tmp_path, capsys):
+    rng = np.random.default_rng(5)
+    signal = rng.standard_normal(SHAPE)  # white, SNR 10⁴: every box stays above both cutoffs
+    geom = MapGeometry(SHAPE, (1.2, 1.2, 1.2))
+    write_map(tmp_path / "h1.mrc", signal + 0.01 * rng.standard_normal(SHAPE), geom)
+    write_map(tmp_path / "h2.mrc", signal + 0.01 * rng.standard_normal(SHAPE), geom)
+    write_map(tmp_path / "mask.mrc", sphere_mask(SHAPE, 0.3).astype(np.float32), geom)
+    out = tmp_path / "WFSC.mrc"
+    assert main(["wfsc", str(tmp_path / "h1.mrc"), str(tmp_path / "h2.mrc"), "--mask",
+                 str(tmp_path / "mask.mrc"), "--out", str(out), "--box", "10",
+                 "--step", "3"]) == 0  # fmt: skip
+    rec = json.loads((tmp_path / "WFSC.json").read_text())
+    for r in (rec, rec["other_cutoff"]):
+        assert r["bounds"]["better_than"] == {"value_A": pytest.approx(2.4), "fraction": 1.0}
+        assert r["bounds"]["worse_than"]["fraction"] == 0.0
+        assert r["median_bound"] == "better_than"
+    err = capsys.readouterr().err
+    assert "median better than 2.40 Å (Nyquist) at FSC 0.5" in err
+    assert "100.0 % of the mask better than 2.40 Å (Nyquist)" in err
+
+
+def test_wfsc_samples_a_soft_mask_above_one_half_and_adds_no_edge(files):
+    soft = soft_mask(sphere_mask(SHAPE, 0.2), (1.2,) * 3, 6.0)
+    write_map(files / "soft.mrc", soft.astype(np.float32), MapGeometry(SHAPE, (1.2,) * 3))
+    out = files / "WFSC.mrc"
+    assert main(["wfsc", str(files / "h1.mrc"), str(files / "h2.mrc"), "--mask",
+                 str(files / "soft.mrc"), "--out", str(out), "--box", "10", "--step", "3",
+                 "--outside", "nan", "--quiet"]) == 0  # fmt: skip
+    inside = soft.astype(np.float32) > 0.5
+    with mrcfile.open(out) as m:
+        np.testing.assert_array_equal(np.isfinite(m.data), inside)
+    assert json.loads((files / "WFSC.json").read_text())["mask_voxels"] == int(inside.sum())

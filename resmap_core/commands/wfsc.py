@@ -10,11 +10,19 @@ import numpy as np
 
 from ..atomic import write_json
 from ..errors import InputError
+from ..fsc import Crossing, crossing_text
 from ..mrc import read_half_maps, read_mask, sha256_file, write_map
 from ..progress import Progress
 from ..summary import resolution_summary, versions
-from ..wfsc import DEFAULT_BOX, DEFAULT_STEP, windowed_fsc
-from ._common import add_common, add_outside_option, positive_float, require_suffix
+from ..wfsc import DEFAULT_BOX, DEFAULT_STEP, bound_fractions, windowed_fsc
+from ._common import (
+    add_common,
+    add_outside_option,
+    bounded,
+    positive_int,
+    probability,
+    require_suffix,
+)
 from .fsc import add_half_map_arguments, automatic_mask
 
 
@@ -28,12 +36,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_half_map_arguments(parser)
     parser.add_argument("--out", required=True, help="output map, e.g. WFSC.mrc")
-    parser.add_argument("--box", type=int, default=DEFAULT_BOX, help="box edge, voxels (20)")
     parser.add_argument(
-        "--step", type=int, default=DEFAULT_STEP, help=f"sampling step, voxels ({DEFAULT_STEP})"
+        "--box",
+        type=bounded(positive_int, low=4),
+        default=DEFAULT_BOX,
+        help="box edge, voxels (20)",
     )
     parser.add_argument(
-        "--cutoff", type=positive_float, default=0.5, help="FSC cutoff of OUT.mrc (0.5)"
+        "--step",
+        type=positive_int,
+        default=DEFAULT_STEP,
+        help=f"sampling step, voxels ({DEFAULT_STEP})",
+    )
+    parser.add_argument(
+        "--cutoff", type=probability, default=0.5, help="FSC cutoff of OUT.mrc (0.5)"
     )
     parser.add_argument(
         "--correct",
@@ -68,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--cutoff {args.cutoff}: an FSC cutoff must lie in (0, 1).")
     progress = Progress(args.quiet)
     h1, h2 = read_half_maps(args.half1, args.half2, args.voxel_size)
+    # The mask only chooses the box centres (voxels > 0.5, given or automatic); it never
+    # multiplies the maps (each box has its own Hann taper), so no edge is ever added to it.
     if args.mask:
         mask = read_mask(args.mask, h1.geometry, check_voxel_size=args.voxel_size is None)
         source = "given"
@@ -98,7 +116,12 @@ def run(args: argparse.Namespace) -> int:
     summaries = {}
     for cutoff, path in outputs.items():
         values = maps[cutoff]
-        summaries[cutoff] = resolution_summary(values[mask])
+        summary = resolution_summary(values[mask])
+        bounds = bound_fractions(values[mask], args.box, geometry.spacing_zyx_A)
+        summaries[cutoff] = summary | {
+            "bounds": bounds,
+            "median_bound": summary_bound(summary["median_A"], bounds),
+        }
         volume = np.where(mask & np.isfinite(values), values, args.outside)
         write_map(path, volume, geometry, label=f"windowed FSC {cutoff:g} resolution (A)")
     record = summaries[args.cutoff] | {
@@ -117,10 +140,32 @@ def run(args: argparse.Namespace) -> int:
         "seconds": round(time.perf_counter() - start, 3),
     }
     write_json(Path(args.out).with_suffix(".json"), record)
-    median = record["median_A"]
-    progress.say(
-        f"median {median:.2f} Å at FSC {args.cutoff:g} -> {args.out}"
-        if median is not None
-        else f"no voxel resolved -> {args.out}"
-    )
+    progress.say(f"{progress_text(record)} -> {args.out}")
     return 0
+
+
+def summary_bound(value_A: float | None, bounds: dict) -> str | None:
+    """Whether a summary value (e.g. the median) is itself a bound of :func:`bound_fractions`."""
+    if value_A is None:
+        return None
+    if np.isclose(value_A, bounds["better_than"]["value_A"], rtol=1e-9):
+        return "better_than"
+    if value_A > bounds["worse_than"]["value_A"]:
+        return "worse_than"
+    return None
+
+
+def progress_text(record: dict) -> str:
+    """The result line: median at the cutoff, and how much of the mask is a bound, in words."""
+    median = record["median_A"]
+    if median is None:
+        return "no voxel resolved"
+    nyquist = 2.0 * max(record["voxel_size_A"])
+    bounds = record["bounds"]
+    median_text = crossing_text(Crossing(median, record["median_bound"]), nyquist)
+    parts = [f"median {median_text} at FSC {record['cutoff']:g}"]
+    for kind, where in (("better_than", "of the mask "), ("worse_than", "")):
+        if bounds[kind]["fraction"] > 0:
+            limit = crossing_text(Crossing(bounds[kind]["value_A"], kind), nyquist)
+            parts.append(f"{100 * bounds[kind]['fraction']:.1f} % {where}{limit}")
+    return "; ".join(parts)
