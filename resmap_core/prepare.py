@@ -234,7 +234,8 @@ def _half_power_frequency(
 ) -> float:
     """Half-power point (Å⁻¹) of the fall that ends in the collapse at shell s.
 
-    Shells ``lo`` … s − 1 (the last uncollapsed one) are fitted, weighted by the standard error
+    Shells from ``lo`` to the first one 1.5 decades below the power before it (at most s − 1,
+    the last uncollapsed one) are fitted, weighted by the standard error
     of each shell's mean power, with a power-law noise colour times a Butterworth response:
     log10 P(k) = a + b·log10 k − log10(1 + (k/k_c)^{2n}), n ∈ [1, 64] (a hard edge is n → ∞, a
     raised-cosine edge is close to n ≈ 8–16). k_c, where the filter passes half the power, is
@@ -242,7 +243,13 @@ def _half_power_frequency(
     """
     from scipy.optimize import least_squares
 
-    sel = np.arange(max(1, lo), s)
+    # the upper part of the fall fixes k_c; the lower part may carry leakage (single mode's
+    # weighted background) that a slow roll-off would be fitted to
+    first = max(1, lo)
+    top = np.maximum.accumulate(logp[first:s])
+    deep = np.nonzero(logp[first:s] < top - 1.5)[0]
+    end = first + int(deep[0]) + 1 if deep.size else s
+    sel = np.arange(first, end)
     x, y = np.log10(k[sel]), logp[sel]
     w = 1.0 / (0.434 * np.sqrt(2.0 / np.maximum(counts[sel], 1.0)))
     lo_k, hi_k = float(k[1]), float(k[s])
@@ -258,12 +265,16 @@ def _half_power_frequency(
     return float(10.0 ** fit.x[2])
 
 
+#: A noise spectrum this many decades below its level has collapsed (a filter's stop band).
+COLLAPSE_DECADES = 3.0
+
+
 def detect_lowpass(
     noise: np.ndarray,
     spacing_zyx_A: Spacing,
     weight: np.ndarray | None = None,
     *,
-    collapse_decades: float = 3.0,
+    collapse_decades: float = COLLAPSE_DECADES,
     min_collapsed_shells: int = 3,
     threads: int | None = None,
 ) -> LowpassResult:
@@ -554,15 +565,16 @@ def _filter_volume(
     return irfftn_consuming(ft, vol.shape, threads)
 
 
-def _smoothed_log_power(spec: _ShellSpectrum, min_count: float) -> np.ndarray:
+def _smoothed_log_power(spec: _ShellSpectrum, min_count: float, use: np.ndarray) -> np.ndarray:
     """ln P̂ at each shell centre: a count-weighted straight-line fit of ln P over the narrowest
-    window of shells (at least three) around it that holds ``min_count`` coefficients.
+    window of shells (at least three) around it that holds ``min_count`` coefficients, using
+    only the shells flagged in ``use``.
 
     Thin shells (the lowest ones and the corners beyond the Nyquist sphere) borrow from their
-    neighbours; thick ones are barely smoothed. NaN where no shell of the window has power.
+    neighbours; thick ones are barely smoothed. NaN where no usable shell is in the window.
     """
     k, counts = spec.frequency_invA, spec.counts
-    good = (counts > 0) & np.isfinite(spec.power) & (spec.power > 0)
+    good = use & (counts > 0) & np.isfinite(spec.power) & (spec.power > 0)
     logp = np.where(good, np.log(np.where(good, spec.power, 1.0)), 0.0)
     w = np.where(good, counts, 0.0)
     cum = np.concatenate([[0.0], np.cumsum(w)])
@@ -573,13 +585,13 @@ def _smoothed_log_power(spec: _ShellSpectrum, min_count: float) -> np.ndarray:
         while cum[min(n, i + h + 1)] - cum[max(0, i - h)] < min_count and (i - h > 0 or i + h < n):
             h += 1
         sl = slice(max(0, i - h), min(n, i + h + 1))
-        if w[sl].sum() <= 0:
+        if np.count_nonzero(w[sl]) == 0:
             continue
         if np.count_nonzero(w[sl]) == 1:
             out[i] = float(logp[sl][w[sl] > 0][0])
             continue
-        slope, icept = np.polyfit(k[sl] - k[i], logp[sl], 1, w=np.sqrt(w[sl]))
-        out[i] = icept
+        _, intercept = np.polyfit(k[sl] - k[i], logp[sl], 1, w=np.sqrt(w[sl]))
+        out[i] = intercept
     return out
 
 
@@ -588,21 +600,45 @@ def _smoothed_log_power(spec: _ShellSpectrum, min_count: float) -> np.ndarray:
 SMOOTHING_COEFFICIENTS = 2000.0
 
 
+#: Shells this many decades below the noise level are a filter's stop band, not noise:
+#: float32 rounding leaves 10+ decades; no noise colour or B-factor blur (B = +30 Å² at
+#: 1 Å voxels: 4.9 decades in the corners) comes near.
+STOP_BAND_DECADES = 7.0
+
+
 def _shell_gain_table(
     spec: _ShellSpectrum, elbow_A: float, min_count: float = SMOOTHING_COEFFICIENTS
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(frequencies, gains): H = √(P̂(k_e)/P̂(k)) at shell centres beyond the elbow, 1 below."""
+    """(frequencies, gains): H = √(P̂(k_e)/P̂(k)) at shell centres beyond the elbow, 1 below.
+
+    Shells whose measured power lies ``STOP_BAND_DECADES`` below the highest power at any
+    lower frequency beyond the elbow are a filter's stop band (e.g. the corners of a grid
+    resampled for a low-pass filter): they hold neither signal nor noise, keep gain 1 and are
+    left out of the smoothing, so that no rounding error is lifted to the noise level and no
+    edge shell is smoothed across the cliff.
+    """
     ke = 1.0 / elbow_A
-    log_hat = _smoothed_log_power(spec, min_count)
     k = spec.frequency_invA
+    raw = np.log(np.where(spec.power > 0, spec.power, np.finfo(float).tiny))
+    level = np.maximum.accumulate(np.where(k >= ke, raw, -np.inf))
+    stop = (k >= ke) & (spec.counts > 0) & (raw < level - STOP_BAND_DECADES * np.log(10.0))
+    log_hat = _smoothed_log_power(spec, min_count, ~stop)
     known = np.isfinite(log_hat)
     at_elbow = float(np.interp(ke, k[known], log_hat[known]))
-    beyond = known & (k > ke)
-    # a collapsed (filtered) band left in place is whitened too, but never by more than 1e7
-    floor = at_elbow - np.log(1e14)
-    gain = np.exp(0.5 * (at_elbow - np.maximum(log_hat[beyond], floor)))
+    beyond = known & (k > ke) & (spec.counts > 0)
+    gain = np.where(stop[beyond], 1.0, np.exp(0.5 * (at_elbow - log_hat[beyond])))
     freqs = np.concatenate([[0.0, ke], k[beyond]])
     return freqs, np.concatenate([[1.0, 1.0], gain])
+
+
+def shells_beyond_elbow(
+    shape: tuple[int, int, int], spacing_zyx_A: Spacing, elbow_A: float | None = None
+) -> int:
+    """Frequency shells from the elbow (default :func:`default_elbow_A`) up to Nyquist."""
+    elbow = default_elbow_A(spacing_zyx_A) if elbow_A is None else float(elbow_A)
+    step = 1.0 / max(n * d for n, d in zip(shape, spacing_zyx_A, strict=True))
+    k = np.arange(nyquist_shell_count(shape, spacing_zyx_A)) * step
+    return int(np.count_nonzero(k >= 1.0 / elbow - 1e-12))
 
 
 def _too_few_shells(used: int, elbow: float) -> InputError:

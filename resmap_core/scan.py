@@ -45,6 +45,7 @@ from .prepare import (
     prewhiten,
     prewhiten_shells,
     resample_labels_to_grid,
+    shells_beyond_elbow,
 )
 from .progress import Progress
 from .summary import resolution_summary, versions
@@ -299,35 +300,31 @@ def _signal_and_noise(maps: list[MapData]) -> tuple[np.ndarray, np.ndarray | Non
     return signal, noise
 
 
-def _input_mask(
-    signal: np.ndarray, mask: np.ndarray | None, geometry: MapGeometry, mask_path: str | None
-) -> tuple[np.ndarray, dict]:
-    """The mask on the input grid (given or automatic) and its record; refuses tiny masks."""
-    if mask is None:
-        input_mask = auto_mask(signal, geometry.spacing_zyx_A)
-        record: dict = {"source": "auto", "path": None}
-        where = "the automatic mask"
-        advice = "give a mask with --mask"
+def _checked_mask(mask: np.ndarray, source: str, path: str | None) -> dict:
+    """The mask record {source, path, voxels}; refuses an empty or tiny mask (InputError)."""
+    voxels = int(np.count_nonzero(mask))
+    if source == "auto":
+        where, advice = "the automatic mask", "give a mask with --mask"
+        if voxels == 0:
+            raise InputError(
+                "the automatic mask is empty (no density stands out of the background); "
+                "give a mask with --mask."
+            )
     else:
-        if mask.shape != geometry.shape:
-            raise InputError(f"{mask_path}: the mask is not on the map's grid.")
-        input_mask = mask.astype(bool, copy=False)
-        record = {"source": "given", "path": mask_path}
-        where = f"{mask_path}: the mask"
-        advice = "give a larger mask"
-    voxels = int(np.count_nonzero(input_mask))
-    if voxels == 0 and mask is None:
-        raise InputError(
-            "the automatic mask is empty (no density stands out of the background); "
-            "give a mask with --mask."
-        )
+        where, advice = f"{path}: the mask", "give a larger mask"
     if voxels < MIN_MASK_VOXELS:
         raise InputError(
             f"{where} holds {voxels} voxels; at least {MIN_MASK_VOXELS} (one 5×5×5 window) are "
             f"needed to measure local resolution: {advice}."
         )
-    record["voxels"] = voxels
-    return input_mask, record
+    return {"source": source, "path": path, "voxels": voxels}
+
+
+def _given_mask(mask: np.ndarray, geometry: MapGeometry, path: str | None) -> np.ndarray:
+    """A user's mask as booleans on the map's grid."""
+    if mask.shape != geometry.shape:
+        raise InputError(f"{path}: the mask is not on the map's grid.")
+    return mask.astype(bool, copy=False)
 
 
 def _single_mode_background(
@@ -359,20 +356,20 @@ def _lowpass_resampled(
     signal: np.ndarray,
     noise: np.ndarray | None,
     weight: np.ndarray | None,
-    input_mask: np.ndarray,
+    masks: list[np.ndarray],
     spacing: tuple[float, float, float],
     progress: Progress,
-) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, tuple[float, float, float], dict]:
+) -> tuple[np.ndarray, np.ndarray | None, list[np.ndarray], tuple[float, float, float], dict]:
     """Low-pass test on the noise (difference map, or background through ``weight``) and, when
-    the noise spectrum collapses, the maps and mask on a coarser grid with Nyquist at the
-    collapse. Returns (signal, noise, mask, spacing, record)."""
+    the noise spectrum collapses, the maps and ``masks`` on a coarser grid with Nyquist at the
+    collapse. Returns (signal, noise, masks, spacing, record)."""
     lp = detect_lowpass(signal if noise is None else noise, spacing, weight)
     record = lp.record() | {"noise_source": "background" if noise is None else "difference"}
     if not lp.detected:
-        return signal, noise, input_mask, spacing, record
+        return signal, noise, masks, spacing, record
     new_shape, new_spacing = lowpass_grid(signal.shape, spacing, lp.grid_cutoff_invA)
     if tuple(new_shape) == signal.shape:
-        return signal, noise, input_mask, spacing, record
+        return signal, noise, masks, spacing, record
     progress.say(
         f"the noise spectrum collapses beyond {lp.cutoff_A:.2f} Å (low-pass filtered input): "
         f"analysing on a {tuple(new_shape)[::-1]} grid of {max(new_spacing):.3f} Å voxels"
@@ -380,13 +377,16 @@ def _lowpass_resampled(
     signal = fourier_resample(signal, tuple(new_shape))
     if noise is not None:
         noise = fourier_resample(noise, tuple(new_shape))
-    mask = (
-        resample_labels_to_grid(
-            input_mask.astype(np.float32), input_mask.shape, spacing, new_shape, new_spacing
-        )
+    coarse = [
+        resample_labels_to_grid(m.astype(np.float32), m.shape, spacing, new_shape, new_spacing)
         > 0.5
-    )
-    return signal, noise, mask, tuple(float(d) for d in new_spacing), record  # type: ignore[return-value]
+        for m in masks
+    ]
+    return signal, noise, coarse, tuple(float(d) for d in new_spacing), record  # type: ignore[return-value]
+
+
+#: Fewer whitening shells than this between the elbow and Nyquist: pre-whitening is skipped.
+MIN_WHITENING_SHELLS = 4
 
 
 def _whitened(
@@ -395,15 +395,36 @@ def _whitened(
     weight: np.ndarray | None,
     spacing: tuple[float, float, float],
     threads: int | None,
-) -> tuple[np.ndarray, np.ndarray | None, dict]:
+    progress: Progress,
+) -> tuple[np.ndarray, np.ndarray | None, dict | None]:
     """Pre-whitened (signal, noise) and the filter's record: shell by shell from the difference
-    map in split mode, a quadratic fit on the background in single mode."""
+    map in split mode, a quadratic fit on the background in single mode. A grid with fewer than
+    ``MIN_WHITENING_SHELLS`` shells beyond the elbow (a map filtered at 10–20 Å and resampled) is
+    left as it is: over so narrow a band the noise colour does not matter."""
+    beyond = shells_beyond_elbow(signal.shape, spacing)
+    if beyond < MIN_WHITENING_SHELLS:
+        progress.say(f"pre-whitening skipped: only {beyond} frequency shells beyond the elbow")
+        return signal, noise, None
     if noise is not None:
         pw, noise = prewhiten_shells(noise, spacing, threads=threads)
         signal = apply_prewhitening(signal, pw, threads=threads)
     else:
         pw, signal = prewhiten(signal, spacing, weight=weight, threads=threads)
+    progress.say(f"pre-whitened beyond {pw.elbow_A:.1f} Å ({pw.method})")
     return signal, noise, pw.record()
+
+
+def _on_input_grid(
+    mask: np.ndarray, spacing: tuple[float, float, float], geometry: MapGeometry
+) -> np.ndarray:
+    """A mask of the analysis grid transferred (nearest neighbour) to the input grid."""
+    if mask.shape == tuple(geometry.shape):
+        return mask
+    coarse = mask.astype(np.float32)
+    fine = resample_labels_to_grid(
+        coarse, mask.shape, spacing, geometry.shape, geometry.spacing_zyx_A
+    )
+    return fine > 0.5
 
 
 def prepare_inputs(
@@ -414,35 +435,43 @@ def prepare_inputs(
     threads: int | None = None,
     progress: Progress | None = None,
 ) -> Prepared:
-    """Stage 1: check inputs and build the analysed data (see :class:`Prepared`)."""
+    """Stage 1: check inputs and build the analysed data (see :class:`Prepared`).
+
+    Single mode needs the mask first (the background is where the noise is measured). Split
+    mode tests and whitens on the difference map alone, then draws an automatic mask on the
+    whitened average, so that one radial filter on both half maps cannot change the mask.
+    """
     progress = progress or Progress(quiet=True)
     _check_inputs(maps, params)
     geometry = maps[0].geometry
     spacing = geometry.spacing_zyx_A
     mode = "split" if len(maps) == 2 else "single"
     signal, noise = _signal_and_noise(maps)
-    input_mask, mask_record = _input_mask(signal, mask, geometry, mask_path)
-    progress.say(f"{mode} mode, box {geometry.shape[::-1]}, mask {mask_record['voxels']} voxels")
+    given = None if mask is None else _given_mask(mask, geometry, mask_path)
+    mask_record = None
     weight = noise_region = None
+    if given is None and mode == "single":
+        given = auto_mask(signal, spacing)
+        mask_record = _checked_mask(given, "auto", None)
+    elif given is not None:
+        mask_record = _checked_mask(given, "given", mask_path)
     if mode == "single":
-        noise_region, weight = _single_mode_background(signal, input_mask, spacing, maps[0].path)
+        noise_region, weight = _single_mode_background(signal, given, spacing, maps[0].path)
     lowpass_rec: dict = {"detected": False, "cutoff_A": None, "resample_factor": 1.0}
-    analysis_mask = input_mask
+    masks = [] if given is None else [given]
     if params.lowpass_check:
-        signal, noise, analysis_mask, new_spacing, lowpass_rec = _lowpass_resampled(
-            signal, noise, weight, input_mask, spacing, progress
+        signal, noise, masks, new_spacing, lowpass_rec = _lowpass_resampled(
+            signal, noise, weight, masks, spacing, progress
         )
         if new_spacing != spacing and mode == "single":
             noise_region, weight = _single_mode_background(
-                signal, analysis_mask, new_spacing, maps[0].path
+                signal, masks[0], new_spacing, maps[0].path
             )
         spacing = new_spacing
-    if mode == "split":
-        noise_region = analysis_mask  # read only: shared, not copied
     pw_record = None
     if params.prewhiten:
-        signal, noise, pw_record = _whitened(signal, noise, weight, spacing, threads)
-        progress.say(f"pre-whitened beyond {pw_record['elbow_A']:.1f} Å ({pw_record['method']})")
+        signal, noise, pw_record = _whitened(signal, noise, weight, spacing, threads, progress)
+    if pw_record is not None:
         # the spectrum the whitening was fitted on: the noise as it came in
         spectrum = {
             "frequency_invA": pw_record["frequency_invA"],
@@ -451,6 +480,14 @@ def prepare_inputs(
     else:
         spectrum = noise_spectrum(signal if noise is None else noise, spacing, weight)
     del weight
+    if given is None:  # split mode, automatic mask on the whitened average
+        masks = [auto_mask(signal, spacing)]
+        mask_record = _checked_mask(masks[0], "auto", None)
+        given = _on_input_grid(masks[0], spacing, geometry)
+    analysis_mask = masks[0]
+    if mode == "split":
+        noise_region = analysis_mask  # read only: shared, not copied
+    progress.say(f"{mode} mode, box {geometry.shape[::-1]}, mask {mask_record['voxels']} voxels")
     record = {
         "mode": mode,
         "input_geometry": geometry.to_record(),
@@ -469,7 +506,7 @@ def prepare_inputs(
         noise=None if noise is None else noise.astype(np.float32, copy=False),
         mask=analysis_mask,
         noise_region=noise_region,
-        input_mask=input_mask,
+        input_mask=given,
         spacing_zyx_A=tuple(float(s) for s in spacing),  # type: ignore[arg-type]
         input_geometry=geometry,
         params=params,
@@ -530,7 +567,10 @@ def load_prepared(path: str) -> Prepared:
 def wavelength_grid(prep: Prepared) -> list[float]:
     """Wavelengths (Å) from min_res in steps of step_res up to max_res.
 
-    Defaults: min_res = 2.2 × the coarsest voxel (rounded up to 0.1 Å). max_res, when not given,
+    Defaults: min_res = 2.2 × the input's coarsest voxel (rounded up to 0.1 Å); on a grid
+    resampled for a low-pass filter the scan starts at the first min_res + i·step at or above
+    2.2 × the coarse voxel, so that the wavelengths are those of the unfiltered map's scan (a
+    gentle filter on both half maps must not shift every answer). max_res, when not given,
     is data-driven: the largest wavelength at which (a) the noise region still holds
     ``MIN_BLOCKS`` whole blocks for the variance estimate and (b) the window edge stays within a
     quarter of the shortest box edge. Raises :class:`InputError` when even the first wavelength
@@ -538,10 +578,11 @@ def wavelength_grid(prep: Prepared) -> list[float]:
     """
     params = prep.params
     spacing = prep.spacing_zyx_A
-    min_res = params.min_res_A if params.min_res_A is not None else _min_res_default(spacing)
+    input_spacing = prep.input_geometry.spacing_zyx_A
+    min_res = params.min_res_A if params.min_res_A is not None else _min_res_default(input_spacing)
     # A map resampled for its low-pass filter holds nothing finer than the coarse grid's
-    # Nyquist: a --min-res chosen for the input grid starts the scan at the first step above it.
-    resampled = bool((prep.record.get("lowpass") or {}).get("detected"))
+    # Nyquist: the scan starts at the first step above it.
+    resampled = tuple(spacing) != tuple(input_spacing)
     floor = _min_res_default(spacing) if resampled else 0.0
     step = params.step_res_A
     limit = params.max_res_A
@@ -774,6 +815,33 @@ def _to_input_grid(prep: Prepared, analysis: np.ndarray) -> np.ndarray:
     return fine.astype(np.float32, copy=False)
 
 
+#: More of the mask than this left unresolved is said in words in the record.
+UNRESOLVED_WARN_FRACTION = 0.3
+
+
+def _outcome_warnings(prep: Prepared, records: list[dict], summary: dict) -> list[str]:
+    """Plain-language warnings about a result that needs care (empty when none)."""
+    warnings = []
+    unresolved = summary.get("unresolved_fraction")
+    if unresolved is not None and unresolved > UNRESOLVED_WARN_FRACTION and records:
+        last = records[-1]["lambda_A"]
+        limit = prep.params.max_res_A
+        if limit is not None and last + prep.params.step_res_A > limit:
+            why = "--max-res"
+            advice = "raise --max-res"
+        elif prep.mode == "single":
+            why = "the room for noise blocks in the background or the window limit"
+            advice = "use a tighter mask, a larger box, or half maps (split mode)"
+        else:
+            why = "the room for noise blocks near the mask or the window limit"
+            advice = "use a larger mask or set --max-res"
+        warnings.append(
+            f"{100 * unresolved:.0f} % of the mask is unresolved: the scan stopped at {last:g} Å, "
+            f"set by {why}; {advice}."
+        )
+    return warnings
+
+
 def finalize(
     prep: Prepared, resolution: np.ndarray, records: list[dict]
 ) -> tuple[np.ndarray, dict]:
@@ -794,6 +862,7 @@ def finalize(
     analysis[outside] = np.float32(params.outside)
     del outside
     record = {
+        "warnings": _outcome_warnings(prep, records, summary),
         "mode": prep.mode,
         "voxel_size_A": list(geometry.voxel_size_A),
         "analysis_voxel_size_A": list(prep.spacing_zyx_A[::-1]),
@@ -848,4 +917,7 @@ def run_local(
     prep.estimate_noise_and_release(grid)
     passes = (compute_pass(prep, lam, threads) for lam in grid)
     resolution, records = assign_resolution(prep, passes, progress)
-    return finalize(prep, resolution, records)
+    volume, record = finalize(prep, resolution, records)
+    for warning in record["warnings"]:
+        progress.say(f"warning: {warning}")
+    return volume, record
