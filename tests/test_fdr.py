@@ -129,3 +129,100 @@ def test_harmonic_number_matches_exact_sum(m: int) -> None:
 def test_q_outside_unit_interval_is_input_error() -> None:
     with pytest.raises(fdr.InputError):
         benjamini_yekutieli([np.array([1.0])], [W_A], 1.5)
+
+
+# ---------------------------------------------------------------------------------------------
+# Decisions against the textbook step-up on every exact p-value
+
+
+def _textbook(stats: list[np.ndarray], weights: list[np.ndarray], q: float):
+    """k*, p threshold and rejections of BY on all exact p-values (sorted, step-up)."""
+    pv = [null.tail_probability(s, w) for s, w in zip(stats, weights, strict=True)]
+    finite = [~np.isnan(s) for s in stats]
+    pooled = np.sort(np.concatenate([p[f] for p, f in zip(pv, finite, strict=True)]))
+    m = pooled.size
+    c = q / (m * harmonic_number(m))
+    ks = np.flatnonzero(pooled <= np.arange(1, m + 1) * c)
+    k = int(ks[-1]) + 1 if ks.size else 0
+    p_thr = k * c if k else 0.0
+    rejected = [f & (p <= p_thr) & (k > 0) for p, f in zip(pv, finite, strict=True)]
+    return k, p_thr, rejected
+
+
+RESMAP_LIKE = [
+    np.geomspace(0.007, 0.42, 16),  # spread as the 2.2 Å paper weights
+    np.geomspace(0.05, 0.26, 16),
+    np.geomspace(2e-4, 0.8, 16),  # as the 2.2 Å resmap-1.1 weights
+]
+
+
+def _scan_like(seed: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """1–3 families of null + signal statistics with NaN, ±inf, zeros and ties."""
+    rng = np.random.default_rng(seed)
+    stats, weights = [], []
+    for _ in range(int(rng.integers(1, 4))):
+        i = int(rng.integers(len(RESMAP_LIKE)))
+        w = RESMAP_LIKE[i]
+        # the oracle evaluates every tail: ~10⁵ series terms each for the widest spread
+        n = int(rng.choice([50, 400] if i == 2 else [50, 400, 4000]))
+        s = _null_draws(rng, n, w)
+        k = int(rng.choice([0.0, 0.02, 0.3, 0.9]) * n)
+        s[:k] += rng.exponential(float(rng.choice([0.5, 3.0, 30.0])), k) * w.sum()
+        s[rng.choice(n, n // 8, replace=False)] = np.nan
+        s[rng.choice(n, n // 20)] = s[1]
+        s[:3] = [np.inf, -2.0, 0.0]
+        stats.append(s)
+        weights.append(w)
+    return stats, weights
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_decisions_equal_textbook_step_up_on_exact_p_values(seed: int) -> None:
+    stats, weights = _scan_like(seed)
+    q = (0.05, 0.01, 0.2)[seed % 3]
+    k, p_thr, expected = _textbook(stats, weights, q)
+    res = benjamini_yekutieli(stats, weights, q)
+    assert (res.n_rejected, res.p_threshold) == (k, p_thr)
+    for got, exp, s, t in zip(res.rejected, expected, stats, res.stat_thresholds, strict=True):
+        np.testing.assert_array_equal(got, exp)
+        assert t == (s[exp].min() if exp.any() else math.inf)
+
+
+def test_statistics_on_the_step_up_thresholds_are_decided_exactly() -> None:
+    # p_(k) = k·c·(1 + δ_k) for k = 1..40 among ~5000 null draws, δ_k = +1e-9 above k = 25 (a
+    # staircase the step-up descends one step at a time, each lost by a part in 10⁹) and
+    # −1e-9, 0 or 1e-9 below: every step is decided by the exact tails near the quantiles.
+    rng = np.random.default_rng(3)
+    w = RESMAP_LIKE[0]
+    nulls = _null_draws(rng, 5000, w)
+    nulls = nulls[null.tail_probability(nulls, w) > 1e-3]  # none among the stairs
+    ks = np.arange(1, 41)
+    m = nulls.size + ks.size
+    c = 0.05 / (m * harmonic_number(m))
+    delta = np.where(ks > 25, 1e-9, rng.choice([-1e-9, 0.0, 1e-9], ks.size))
+    edge = [null.tail_quantile(k * c * (1 + d), w) for k, d in zip(ks, delta, strict=True)]
+    stats = np.concatenate([nulls, edge])
+    k, p_thr, expected = _textbook([stats], [w], 0.05)
+    res = benjamini_yekutieli([stats], [w], 0.05)
+    assert (res.n_rejected, res.p_threshold) == (k, p_thr)
+    np.testing.assert_array_equal(res.rejected[0], expected[0])
+    low = ks <= 25
+    assert ks[low & (delta < 0)].max() <= k <= ks[low & (delta <= 0)].max()  # δ = 0: rounding
+
+
+def test_series_evaluations_are_few_for_many_tests(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(5)
+    s = _null_draws(rng, 200_000, W_A)
+    s[:20_000] += rng.exponential(40.0, 20_000)
+    calls = [0]
+    real = null._series
+
+    def counting(*args, **kwargs):
+        calls[0] += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(null, "_series", counting)
+    null._CACHE.clear()
+    res = benjamini_yekutieli([s], [W_A], 0.05)
+    assert res.n_rejected > 10_000
+    assert calls[0] <= 30  # the old quantile searches took ~100
