@@ -1,25 +1,3 @@
-def fsc_inputs(wildcards):
-    """The half maps and, when the dataset has one, its own mask file: the FSC uses a given mask
-    exactly as it is (soft or binary), not the binary mask that prepare derives from it."""
-    inputs = half_maps(wildcards)
-    files = dataset_files(wildcards)
-    if "mask" in files:
-        inputs["mask"] = files["mask"]
-    return inputs
-
-
-def fsc_options(wildcards, input):
-    """``--mask`` (the dataset's own; without one, resmap fsc builds its automatic mask),
-    ``--soft-edge`` when the config asks for one, and the voxel-size override."""
-    options = [voxel_option(wildcards)]
-    if "mask" in input.keys():
-        options.append(f"--mask {input.mask}")
-    soft_edge = setting(wildcards.dataset, "fsc").get("soft_edge")
-    if soft_edge is not None:
-        options.append(f"--soft-edge {soft_edge}")
-    return " ".join(o for o in options if o)
-
-
 # Gold-standard FSC of the two half maps (unmasked, masked, phase-randomisation corrected).
 rule fsc:
     input:
