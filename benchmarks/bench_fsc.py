@@ -23,10 +23,8 @@ import numpy as np
 import scipy.fft as sfft
 from scipy import ndimage
 
-from resmap_core.fsc import gold_standard_fsc, soft_mask
-from resmap_core.mrc import MapGeometry, write_map
-from resmap_core.spectrum import make_shells, rfft_weights
-from resmap_core.wfsc import (
+from resmap_core.fsc.gold_standard import gold_standard_fsc, soft_mask
+from resmap_core.fsc.windowed import (
     DEFAULT_STEP,
     TILE_Z,
     hann_window,
@@ -34,6 +32,8 @@ from resmap_core.wfsc import (
     sample_points,
     windowed_fsc,
 )
+from resmap_core.io.mrc import MapGeometry, write_map
+from resmap_core.spectrum import make_shells, rfft_weights
 
 BOX = 20
 VOXEL_A = 1.0

@@ -37,8 +37,8 @@ from types import ModuleType
 import numpy as np
 import scipy.fft as sfft
 
-from resmap_core import fdr, null
-from resmap_core.basis import local_model
+from resmap_core.localres import fdr, null
+from resmap_core.localres.basis import local_model
 
 REPO = Path(__file__).resolve().parent.parent
 LAMBDAS = (2.2, 5.2, 12.2)

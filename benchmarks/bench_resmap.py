@@ -88,9 +88,9 @@ def run_case(n: int, fraction: float, threads: int, variant: str = "split") -> d
     ``lowpass`` (half maps low-pass filtered at 3 Å, so the scan resamples them).
     """
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # a checkout
-    from resmap_core.mrc import MapData, MapGeometry
-    from resmap_core.phantoms import band_limited_noise, half_maps, radius_A
-    from resmap_core.scan import Params, run_local
+    from resmap_core.io.mrc import MapData, MapGeometry
+    from resmap_core.localres.scan import Params, run_local
+    from resmap_core.testing.phantoms import band_limited_noise, half_maps, radius_A
 
     imports_mb = _rss_MB()  # interpreter, NumPy, SciPy and resmap_core: paid once, any box
     shape = (n, n, n)

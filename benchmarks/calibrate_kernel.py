@@ -17,9 +17,9 @@ import argparse
 
 import numpy as np
 
-from resmap_core.mrc import MapData, MapGeometry
-from resmap_core.phantoms import band_limited_noise, half_maps, radius_A, shell_phantom
-from resmap_core.scan import Params, run_local
+from resmap_core.io.mrc import MapData, MapGeometry
+from resmap_core.localres.scan import Params, run_local
+from resmap_core.testing.phantoms import band_limited_noise, half_maps, radius_A, shell_phantom
 
 SPACING = (1.0, 1.0, 1.0)
 

@@ -26,7 +26,7 @@ from scipy import ndimage
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from resmap_core.mrc import MapGeometry, read_map, write_map  # noqa: E402
+from resmap_core.io.mrc import MapGeometry, read_map, write_map  # noqa: E402
 
 DEFAULT_SOURCE = REPO / "tests" / "data" / "emd_3488" / "emd_3488.mrc.gz"
 BOX = 64

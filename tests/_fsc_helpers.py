@@ -9,7 +9,7 @@ import numpy as np
 import scipy.fft as sfft
 from scipy import ndimage
 
-from resmap_core.mrc import MapGeometry, write_map
+from resmap_core.io.mrc import MapGeometry, write_map
 from resmap_core.spectrum import make_shells, rfft_weights
 
 

@@ -2,7 +2,7 @@
 
 A :class:`Case` names a synthetic input completely (particle, box, voxel size, noise, filter,
 mask, mode, seed); :func:`make_inputs` builds it with the generators of
-``resmap_core.phantoms`` and :func:`run_case` runs the default ``resmap local`` scan on it
+``resmap_core.testing.phantoms`` and :func:`run_case` runs the default ``resmap local`` scan on it
 (low-pass check and pre-whitening on). Results are cached per case, failures included, so the
 tests of several properties of one case share one run.
 """
@@ -13,11 +13,11 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from resmap_core import phantoms
-from resmap_core.mrc import MapData, MapGeometry
-from resmap_core.phantoms import Shape, Spacing
-from resmap_core.scan import Params, run_local
+from resmap_core.io.mrc import MapData, MapGeometry
+from resmap_core.localres.scan import Params, run_local
 from resmap_core.spectrum import make_shells
+from resmap_core.testing import phantoms
+from resmap_core.testing.phantoms import Shape, Spacing
 
 WHITE = 0.0
 ONE_OVER_F = 1.0

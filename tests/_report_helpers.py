@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from resmap_core.mrc import MapGeometry, write_map
+from resmap_core.io.mrc import MapGeometry, write_map
 
 SHAPE = (36, 40, 44)  # z, y, x: a non-cubic box
 VOXEL = (1.2, 1.2, 1.2)  # x, y, z in Å
@@ -239,6 +239,6 @@ def cli_args(paths: dict[str, Path], out: Path, name: str = "synth") -> list[str
 
 def run_cli(argv: list[str]) -> int:
     """Run the real ``resmap`` command line in-process; returns its exit status."""
-    from resmap_core.cli import main
+    from resmap_core.cli.main import main
 
     return main(argv)

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from resmap_core.mrc import MapGeometry, write_map
+from resmap_core.io.mrc import MapGeometry, write_map
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -10,9 +10,9 @@ import mrcfile
 import numpy as np
 import pytest
 
-from resmap_core.cli import main
-from resmap_core.mrc import MapGeometry, write_map
-from resmap_core.phantoms import band_limited_noise, half_maps, radius_A
+from resmap_core.cli.main import main
+from resmap_core.io.mrc import MapGeometry, write_map
+from resmap_core.testing.phantoms import band_limited_noise, half_maps, radius_A
 
 SHAPE = (32, 32, 32)
 GEOM = MapGeometry(shape=SHAPE, voxel_size_A=(1.0, 1.0, 1.0))

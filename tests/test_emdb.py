@@ -20,15 +20,15 @@ from _workflow_helpers import (
     truncated_gzip,
 )
 
-from resmap_core.emdb import (
+from resmap_core.errors import InputError
+from resmap_core.io.emdb import (
     DownloadPolicy,
     download,
     fetch_entry,
     normalise_accession,
     parse_header,
 )
-from resmap_core.errors import InputError
-from resmap_core.mrc import read_map, sha256_file
+from resmap_core.io.mrc import read_map, sha256_file
 
 FAST = DownloadPolicy(timeout_s=5.0, retries=3, backoff_s=0.01)
 

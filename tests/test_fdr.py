@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from statsmodels.stats.multitest import multipletests
 
-from resmap_core import fdr, null
-from resmap_core.fdr import benjamini_yekutieli, harmonic_number
+from resmap_core.localres import fdr, null
+from resmap_core.localres.fdr import benjamini_yekutieli, harmonic_number
 
 W_A = np.geomspace(0.02, 1.0, 16)
 W_B = np.geomspace(0.005, 0.8, 16)

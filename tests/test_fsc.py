@@ -19,9 +19,9 @@ from _fsc_helpers import (
     write_phantom,
 )
 
-from resmap_core.cli import main
-from resmap_core.commands.fsc import AUTO_SOFT_EDGE_VOX, fsc_record
-from resmap_core.fsc import (
+from resmap_core.cli.commands.fsc import AUTO_SOFT_EDGE_VOX, fsc_record
+from resmap_core.cli.main import main
+from resmap_core.fsc.gold_standard import (
     Crossing,
     correct_fsc,
     crossing_frequency,
@@ -33,8 +33,8 @@ from resmap_core.fsc import (
     soft_mask,
     threshold_crossing,
 )
-from resmap_core.mrc import MapGeometry, read_map, write_map
-from resmap_core.prepare import auto_mask
+from resmap_core.io.mrc import MapGeometry, read_map, write_map
+from resmap_core.localres.prepare import auto_mask
 from resmap_core.spectrum import frequency_magnitude, make_shells, rfft_weights
 
 GRIDS = [((40, 40, 40), (1.0, 1.0, 1.0)), ((36, 48, 42), (1.3, 1.0, 1.1))]

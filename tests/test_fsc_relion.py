@@ -17,9 +17,9 @@ from _fsc_helpers import (
     write_phantom,
 )
 
-from resmap_core.cli import main
-from resmap_core.fsc import crossing_frequency, soft_mask, threshold_crossing
-from resmap_core.mrc import MapGeometry, write_map
+from resmap_core.cli.main import main
+from resmap_core.fsc.gold_standard import crossing_frequency, soft_mask, threshold_crossing
+from resmap_core.io.mrc import MapGeometry, write_map
 
 RELION = shutil.which("relion_postprocess")
 pytestmark = pytest.mark.skipif(RELION is None, reason="relion_postprocess is not installed")

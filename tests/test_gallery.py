@@ -6,8 +6,8 @@ low-pass call (and find deliberate low-pass filters within one Fourier shell) an
 plausible map. Metamorphic tests then check that (a) an affine change of the maps, (b) a radial
 filter applied to every map, (c) the MRC axis order and (d) embedding the map in a larger box of
 the same noise leave the local resolution unchanged. The inputs are built in
-``tests/_gallery_helpers.py`` from ``resmap_core.phantoms``; ``benchmarks/gallery.py`` runs the
-same kinds of case at 256³ and 512³.
+``tests/_gallery_helpers.py`` from ``resmap_core.testing.phantoms``; ``benchmarks/gallery.py``
+runs the same kinds of case at 256³ and 512³.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ from _gallery_helpers import (
 )
 from _mrc_helpers import to_file_order, write_raw_mrc
 
-from resmap_core import phantoms
-from resmap_core.mrc import read_map
+from resmap_core.io.mrc import read_map
+from resmap_core.testing import phantoms
 
 NONCUBIC, ANISO = (72, 64, 80), (1.2, 1.0, 1.1)  # (z, y, x) voxels and Å
 BALL_NONCUBIC, BALL_ANISO = (64, 72, 68), (1.1, 1.0, 1.05)
@@ -320,7 +320,7 @@ def test_map_is_plausible(case):
 
 def test_single_map_with_exactly_zero_solvent_is_refused_cleanly(tmp_path, capsys):
     """A masked deposition has no background noise: single mode must say so, not guess."""
-    from resmap_core.cli import main
+    from resmap_core.cli.main import main
 
     case = Case("lobes-masked-deposition-single", masked=True, mode="single", seed=18)
     inputs = make_inputs(case)
@@ -407,7 +407,7 @@ AXIS_ORDERS = [(1, 2, 3), (3, 1, 2), (2, 3, 1)]
 )
 def test_axis_order_of_the_files_gives_the_same_map(case, tmp_path):
     """(c) the same maps written with MAPC/MAPR/MAPS permuted: identical local resolution."""
-    from resmap_core.cli import main
+    from resmap_core.cli.main import main
 
     inputs = make_inputs(case)
     voxel_xyz = case.spacing[::-1]

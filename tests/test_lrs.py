@@ -7,8 +7,8 @@ import pytest
 from scipy.spatial.transform import Rotation
 from threadpoolctl import threadpool_limits
 
-from resmap_core.basis import H2_LINEAR_COEFFICIENT, icosahedral_axes, local_model
-from resmap_core.lrs import lrs_at_mask
+from resmap_core.localres.basis import H2_LINEAR_COEFFICIENT, icosahedral_axes, local_model
+from resmap_core.localres.lrs import lrs_at_mask
 
 
 def interior_mask(shape: tuple[int, int, int], radius_vox: tuple[int, ...]) -> np.ndarray:
@@ -131,7 +131,7 @@ def test_monte_carlo_lrs_on_white_noise_matches_null_weights():
 
 
 def test_cost_model_prefers_fft_only_for_huge_windows_in_huge_slabs():
-    from resmap_core.lrs import choose_route
+    from resmap_core.localres.lrs import choose_route
 
     assert choose_route((20, 260, 260), 1.0, (2, 2, 2)) == "separable"
     assert choose_route((40, 300, 300), 1.0, (15, 15, 15)) == "separable"

@@ -10,7 +10,7 @@ import pytest
 from _mrc_helpers import to_file_order, write_raw_mrc
 
 from resmap_core.errors import InputError
-from resmap_core.mrc import MapGeometry, read_map, read_mask, write_map
+from resmap_core.io.mrc import MapGeometry, read_map, read_mask, write_map
 
 DATA = Path(__file__).resolve().parent / "data"  # real EMDB maps, see tests/data/README.md
 

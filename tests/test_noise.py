@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from resmap_core.basis import local_model
-from resmap_core.noise import MIN_BLOCKS, block_residuals, block_starts, estimate_sigma2
+from resmap_core.localres.basis import local_model
+from resmap_core.localres.noise import MIN_BLOCKS, block_residuals, block_starts, estimate_sigma2
 
 
 def test_blocks_lie_wholly_inside_the_region_on_a_grid_anchored_at_zero():
@@ -34,7 +34,7 @@ def test_block_residual_equals_direct_weighted_least_squares():
     tz, ty, tx = (ax.offsets_A for ax in model.axes)
     z, y, x = np.meshgrid(tz, ty, tx, indexing="ij")
     u = np.stack([x.ravel(), y.ravel(), z.ravel()], 1) * model.alpha_invA
-    from resmap_core.basis import H2_LINEAR_COEFFICIENT, icosahedral_axes
+    from resmap_core.localres.basis import H2_LINEAR_COEFFICIENT, icosahedral_axes
 
     vertices, faces = icosahedral_axes()
     cols = [4.0 * (u @ n) ** 2 - 2.0 for n in vertices]

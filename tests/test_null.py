@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from scipy import optimize, special
 
-from resmap_core import null
-from resmap_core.null import tail_probability, tail_quantile
+from resmap_core.localres import null
+from resmap_core.localres.null import tail_probability, tail_quantile
 
 REALISTIC = np.geomspace(0.01, 1.0, 16)
 
@@ -138,7 +138,7 @@ def _reference_mixture(w: np.ndarray, n_terms: int) -> np.ndarray:
 
 
 def _resmap_weights(lam: float, kernel: str = "paper") -> np.ndarray:
-    from resmap_core.basis import local_model
+    from resmap_core.localres.basis import local_model
 
     return local_model(lam, (1.0, 1.0, 1.0), kernel).null_weights
 

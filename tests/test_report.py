@@ -23,12 +23,12 @@ from _report_helpers import (
 )
 from scipy import stats
 
-from resmap_core import figures
-from resmap_core.cli import main
+from resmap_core.cli.main import main
 from resmap_core.errors import InputError
-from resmap_core.fsc import Crossing, crossing_text
-from resmap_core.mrc import MapGeometry, write_map
-from resmap_core.report import (
+from resmap_core.fsc.gold_standard import Crossing, crossing_text
+from resmap_core.io.mrc import MapGeometry, write_map
+from resmap_core.report import figures
+from resmap_core.report.build import (
     emdb_link,
     parse_deposited_fsc,
     provenance_seconds,

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from _mrc_helpers import to_file_order, write_raw_mrc
 
-from resmap_core.mrc import MapData, MapGeometry, read_map, write_map
-from resmap_core.phantoms import band_limited_noise, half_maps, radius_A, shell_phantom
-from resmap_core.scan import Params, run_local
+from resmap_core.io.mrc import MapData, MapGeometry, read_map, write_map
+from resmap_core.localres.scan import Params, run_local
+from resmap_core.testing.phantoms import band_limited_noise, half_maps, radius_A, shell_phantom
 
 DATA = Path(__file__).resolve().parent / "data"  # real EMDB maps, see tests/data/README.md
 SPACING = (1.0, 1.0, 1.0)
@@ -84,7 +84,7 @@ def test_more_noise_never_gives_smaller_wavelengths(two_zone_result):
 
 
 def test_axis_order_does_not_change_the_physical_result(tmp_path):
-    from resmap_core.cli import main
+    from resmap_core.cli.main import main
 
     shape = (40, 44, 36)  # non-cubic, anisotropic voxels
     voxel_xyz = (1.0, 1.1, 1.2)
@@ -126,7 +126,7 @@ def test_axis_order_does_not_change_the_physical_result(tmp_path):
 
 
 def test_threads_and_stage_commands_give_byte_identical_maps(tmp_path):
-    from resmap_core.cli import main
+    from resmap_core.cli.main import main
 
     shape = (40, 40, 40)
     rng = np.random.default_rng(10)
@@ -160,7 +160,7 @@ def test_threads_and_stage_commands_give_byte_identical_maps(tmp_path):
 
 
 def test_local_json_has_the_documented_fields(tmp_path):
-    from resmap_core.cli import main
+    from resmap_core.cli.main import main
 
     shape = (40, 40, 40)
     rng = np.random.default_rng(12)
@@ -220,7 +220,7 @@ def test_local_json_has_the_documented_fields(tmp_path):
 
 
 def test_real_emdb_map_runs_end_to_end_in_single_map_mode(tmp_path):
-    from resmap_core.cli import main
+    from resmap_core.cli.main import main
 
     entry = DATA / "emd_5168/emd_5168.map.gz"
     out = tmp_path / "local.mrc"
@@ -237,7 +237,7 @@ def test_real_emdb_map_runs_end_to_end_in_single_map_mode(tmp_path):
 
 
 def test_flattened_solvent_is_refused_in_single_map_mode(tmp_path, capsys):
-    from resmap_core.cli import main
+    from resmap_core.cli.main import main
 
     # EMD-3488 is a masked deposition: most of its solvent is exactly 0
     out = tmp_path / "local.mrc"
@@ -264,8 +264,8 @@ def test_real_map_with_surrogate_half_maps_runs_in_split_mode():
 
 
 def test_released_noise_keeps_the_listed_estimates_and_refuses_others():
-    from resmap_core.basis import local_model
-    from resmap_core.scan import prepare_inputs, wavelength_grid
+    from resmap_core.localres.basis import local_model
+    from resmap_core.localres.scan import prepare_inputs, wavelength_grid
 
     shape = (40, 40, 40)
     density = band_limited_noise(shape, SPACING, 4.0, np.random.default_rng(3))

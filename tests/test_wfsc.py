@@ -13,10 +13,9 @@ import numpy as np
 import pytest
 from _fsc_helpers import half_maps, sphere_mask
 
-from resmap_core.cli import main
-from resmap_core.fsc import soft_mask
-from resmap_core.mrc import MapGeometry, write_map
-from resmap_core.wfsc import (
+from resmap_core.cli.main import main
+from resmap_core.fsc.gold_standard import soft_mask
+from resmap_core.fsc.windowed import (
     bound_fractions,
     box_bounds_A,
     fill_from_samples,
@@ -27,6 +26,7 @@ from resmap_core.wfsc import (
     sample_points,
     windowed_fsc,
 )
+from resmap_core.io.mrc import MapGeometry, write_map
 
 SHAPE = (36, 40, 38)
 
@@ -225,7 +225,7 @@ def test_windowed_fsc_is_byte_identical_for_any_blas_thread_count(tmp_path):
     script.write_text(
         "import hashlib, sys\n"
         "from _fsc_helpers import half_maps, sphere_mask\n"
-        "from resmap_core.wfsc import windowed_fsc\n"
+        "from resmap_core.fsc.windowed import windowed_fsc\n"
         "h1, h2, _ = half_maps((30, 30, 30), 11, 1.0)\n"
         "r = windowed_fsc(h1, h2, sphere_mask((30, 30, 30), 0.3), (1.0,) * 3, box=10, step=1,\n"
         "                 threads=int(sys.argv[1]))\n"

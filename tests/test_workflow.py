@@ -30,7 +30,7 @@ from _workflow_helpers import (
     write_config,
 )
 
-from resmap_core.mrc import read_map
+from resmap_core.io.mrc import read_map
 
 pytestmark = pytest.mark.skipif(
     shutil.which("resmap") is None, reason="the resmap console script is not installed"
@@ -146,8 +146,8 @@ def test_provenance_records_inputs_code_and_run_times(full_demo: tuple[Path, flo
     prov = json.loads((work / "results/demo/provenance.json").read_text())
     roles = {item["role"]: item for item in prov["inputs"]}
     assert set(roles) == {"half1", "half2", "mask"}
-    from resmap_core.mrc import sha256_file
-    from resmap_core.workflow_support import package_fingerprint
+    from resmap_core.io.mrc import sha256_file
+    from resmap_core.pipeline.support import package_fingerprint
 
     assert roles["half1"]["sha256"] == sha256_file(DEMO / "demo_half_map_1.mrc.gz")
     assert prov["code_fingerprint"] == package_fingerprint()
@@ -256,7 +256,7 @@ def test_emdb_entry_is_fetched_and_gives_the_same_map_as_local_files(
 
 
 def test_package_fingerprint_changes_with_any_source_edit_only(tmp_path: Path) -> None:
-    from resmap_core.workflow_support import package_fingerprint
+    from resmap_core.pipeline.support import package_fingerprint
 
     copy = tmp_path / "resmap_core"
     shutil.copytree(REPO / "resmap_core", copy, ignore=shutil.ignore_patterns("__pycache__"))
@@ -272,7 +272,7 @@ def test_package_fingerprint_changes_with_any_source_edit_only(tmp_path: Path) -
 
 
 def test_pass_resources_grow_with_the_box_and_shrink_with_threads() -> None:
-    from resmap_core.workflow_support import pass_resources
+    from resmap_core.pipeline.support import pass_resources
 
     small, large = pass_resources([64, 64, 64]), pass_resources([400, 400, 400])
     assert large["mem_mb"] > small["mem_mb"] >= 400
@@ -283,7 +283,7 @@ def test_pass_resources_grow_with_the_box_and_shrink_with_threads() -> None:
 
 
 def test_benchmark_files_are_read_into_seconds_and_memory(tmp_path: Path) -> None:
-    from resmap_core.workflow_support import read_benchmarks
+    from resmap_core.pipeline.support import read_benchmarks
 
     (tmp_path / "fdr.tsv").write_text(
         "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
@@ -357,7 +357,7 @@ def test_dataset_sheet_adds_datasets_and_is_validated(bare: Path) -> None:
 
 
 def test_local_maps_on_different_grids_are_refused_by_locate(bare: Path, tmp_path: Path) -> None:
-    from resmap_core.mrc import MapGeometry, write_map
+    from resmap_core.io.mrc import MapGeometry, write_map
 
     for name, n in (("a.mrc", 16), ("b.mrc", 18)):
         write_map(

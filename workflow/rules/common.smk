@@ -14,7 +14,7 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from resmap_core.workflow_support import package_fingerprint, pass_resources, read_shape
+from resmap_core.pipeline.support import package_fingerprint, pass_resources, read_shape
 
 # Parameters a dataset may override, and their values when neither it nor the config sets them.
 DEFAULTS = {

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import snakemake as smk
 
-from resmap_core.atomic import write_json
-from resmap_core.workflow_support import provenance_record, read_benchmarks
+from resmap_core.io.atomic import write_json
+from resmap_core.pipeline.support import provenance_record, read_benchmarks
 
 sm = snakemake  # noqa: F821  (injected by Snakemake)
 meta = json.loads(Path(sm.input.meta).read_text())

@@ -1,7 +1,7 @@
 """The self-contained HTML report for one dataset, its ChimeraX scripts, and the run index.
 
 ``build_report`` reads the maps and JSON records of one dataset (contracts in docs/outputs.md),
-computes the figure data with :mod:`resmap_core.figures`, renders ``report.html.j2`` with
+computes the figure data with :mod:`resmap_core.report.figures`, renders ``report.html.j2`` with
 autoescaping, and writes ``index.html`` (images as base64 PNG data URIs, CSS inline, no script,
 no network), ``NAME_resmap.cxc``, ``NAME_wfsc.cxc`` and ``summary.json`` beside it, atomically.
 Every optional input may be absent; the report then says what is missing.
@@ -25,12 +25,13 @@ from typing import Any
 import jinja2
 import numpy as np
 
-from . import __version__, figures
-from .atomic import write_json, write_text
-from .errors import InputError
-from .fsc import Crossing, crossing_text, threshold_crossing
-from .mrc import MapData, read_map, read_mask, sha256_file
-from .progress import Progress
+from resmap_core import __version__
+from resmap_core.errors import InputError
+from resmap_core.fsc.gold_standard import Crossing, crossing_text, threshold_crossing
+from resmap_core.io.atomic import write_json, write_text
+from resmap_core.io.mrc import MapData, read_map, read_mask, sha256_file
+from resmap_core.progress import Progress
+from resmap_core.report import figures
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 EMDB_URL = "https://www.ebi.ac.uk/emdb/EMD-{}"

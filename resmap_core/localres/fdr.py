@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from resmap_core import null
 from resmap_core.errors import InputError
+from resmap_core.localres import null
 
 __all__ = ["ByResult", "benjamini_yekutieli", "harmonic_number"]
 

@@ -6,12 +6,20 @@ import argparse
 import time
 from dataclasses import replace
 
-from ..atomic import write_json
-from ..basis import window_radius_vox
-from ..errors import InputError
-from ..mrc import write_map
-from ..progress import Progress
-from ..scan import (
+from resmap_core.cli.commands._common import (
+    add_common,
+    add_threads_option,
+    outside_value,
+    positive_float,
+    probability,
+    require_suffix,
+)
+from resmap_core.cli.commands._scan_options import add_scan_options, params_from_args, read_inputs
+from resmap_core.errors import InputError
+from resmap_core.io.atomic import write_json
+from resmap_core.io.mrc import write_map
+from resmap_core.localres.basis import window_radius_vox
+from resmap_core.localres.scan import (
     FDR_MODES,
     Prepared,
     assign_resolution,
@@ -26,15 +34,7 @@ from ..scan import (
     wavelength_grid,
     write_result,
 )
-from ._common import (
-    add_common,
-    add_threads_option,
-    outside_value,
-    positive_float,
-    probability,
-    require_suffix,
-)
-from ._scan_options import add_scan_options, params_from_args, read_inputs
+from resmap_core.progress import Progress
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -7,11 +7,17 @@ from __future__ import annotations
 
 import argparse
 
-from ..atomic import write_json
-from ..emdb import DEFAULT_BASE_URL, DownloadPolicy, fetch_entry
-from ..progress import Progress
-from ..workflow_support import describe_fetched, locate_local
-from ._common import bounded, nonnegative_float, nonnegative_int, positive_float, voxel_size
+from resmap_core.cli.commands._common import (
+    bounded,
+    nonnegative_float,
+    nonnegative_int,
+    positive_float,
+    voxel_size,
+)
+from resmap_core.io.atomic import write_json
+from resmap_core.io.emdb import DEFAULT_BASE_URL, DownloadPolicy, fetch_entry
+from resmap_core.pipeline.support import describe_fetched, locate_local
+from resmap_core.progress import Progress
 
 # Limits of the download policy: Python's sleep and socket timeouts overflow (a traceback) past
 # about 9e9 s, and the back-off doubles per retry, so the longest wait, MAX_BACKOFF_S *

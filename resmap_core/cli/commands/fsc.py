@@ -9,9 +9,15 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import write_json
-from ..errors import InputError
-from ..fsc import (
+from resmap_core.cli.commands._common import (
+    add_common,
+    bounded,
+    nonnegative_float,
+    nonnegative_int,
+    require_suffix,
+)
+from resmap_core.errors import InputError
+from resmap_core.fsc.gold_standard import (
     THRESHOLDS,
     Crossing,
     FSCResult,
@@ -21,11 +27,11 @@ from ..fsc import (
     soft_mask,
     threshold_crossing,
 )
-from ..mrc import MapData, read_half_maps, read_map, read_mask, sha256_file
-from ..prepare import auto_mask
-from ..progress import Progress
-from ..summary import versions
-from ._common import add_common, bounded, nonnegative_float, nonnegative_int, require_suffix
+from resmap_core.io.atomic import write_json
+from resmap_core.io.mrc import MapData, read_half_maps, read_map, read_mask, sha256_file
+from resmap_core.io.summary import versions
+from resmap_core.localres.prepare import auto_mask
+from resmap_core.progress import Progress
 
 #: Raised-cosine edge given to the *automatic* mask, in voxels of the coarsest axis (unless
 #: --soft-edge says otherwise). That mask is our own binary construction whose edge lies on the
@@ -119,7 +125,7 @@ def read_given_mask(
 ) -> FSCMask:
     """The ``--mask`` file as the FSC uses it: its values as given, unless an edge is asked for.
 
-    The file is validated by :func:`resmap_core.mrc.read_mask` (grid, voxel size, not empty,
+    The file is validated by :func:`resmap_core.io.mrc.read_mask` (grid, voxel size, not empty,
     not the whole box). Values must lie in [0, 1] (to :data:`MASK_RANGE_TOLERANCE`; the small
     overshoot is clipped). With ``edge_A`` > 0 a binary mask (:func:`_is_binary`) gets a
     raised-cosine edge of that width outside its voxels above 0.5; a soft mask is refused then,
@@ -147,7 +153,8 @@ def read_given_mask(
 
 
 def automatic_mask(h1: MapData, h2: MapData, progress: Progress) -> np.ndarray | None:
-    """Binary particle mask of the half-map average (:func:`resmap_core.prepare.auto_mask`).
+    """Binary particle mask of the half-map average
+    (:func:`resmap_core.localres.prepare.auto_mask`).
 
     None (with a message) when the automatic mask is empty or covers the whole box.
     """

@@ -1,8 +1,8 @@
 """The likelihood-ratio statistic (method.md §3) at every masked voxel for one wavelength.
 
 LRS(v) = |Pᵀ R(v)|² / σ², where R(v) are the responses of the 20 separable filters of
-:mod:`resmap_core.basis` at v. Two routes compute the responses over the bounding box of the
-mask, in slabs along z so memory stays bounded:
+:mod:`resmap_core.localres.basis` at v. Two routes compute the responses over the bounding box
+of the mask, in slabs along z so memory stays bounded:
 
 - ``separable``: 1-D correlations along z, then y, then x (4 + 10 + 20 passes) as banded
   matrix products (BLAS), the last pass only on (z, y) rows that contain masked voxels; cost
@@ -27,7 +27,7 @@ import scipy.fft as sfft
 from numpy.lib.stride_tricks import as_strided
 from threadpoolctl import threadpool_limits
 
-from .basis import TRIPLES, LocalModel
+from resmap_core.localres.basis import TRIPLES, LocalModel
 
 _SLAB_BYTES_MIN = 8 * 1024 * 1024
 _SLAB_BYTES_MAX = 64 * 1024 * 1024

@@ -8,14 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import write_json
-from ..errors import InputError
-from ..fsc import Crossing, crossing_text
-from ..mrc import read_half_maps, read_mask, sha256_file, write_map
-from ..progress import Progress
-from ..summary import resolution_summary, versions
-from ..wfsc import DEFAULT_BOX, DEFAULT_STEP, bound_fractions, windowed_fsc
-from ._common import (
+from resmap_core.cli.commands._common import (
     add_common,
     add_outside_option,
     bounded,
@@ -23,7 +16,14 @@ from ._common import (
     probability,
     require_suffix,
 )
-from .fsc import add_half_map_arguments, automatic_mask
+from resmap_core.cli.commands.fsc import add_half_map_arguments, automatic_mask
+from resmap_core.errors import InputError
+from resmap_core.fsc.gold_standard import Crossing, crossing_text
+from resmap_core.fsc.windowed import DEFAULT_BOX, DEFAULT_STEP, bound_fractions, windowed_fsc
+from resmap_core.io.atomic import write_json
+from resmap_core.io.mrc import read_half_maps, read_mask, sha256_file, write_map
+from resmap_core.io.summary import resolution_summary, versions
+from resmap_core.progress import Progress
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -1,4 +1,4 @@
-"""The ``resmap`` console command: one sub-command per module in ``resmap_core.commands``.
+"""The ``resmap`` console command: one sub-command per module in ``resmap_core.cli.commands``.
 
 Each command module defines ``register(subparsers)`` which adds its parser and sets
 ``func`` (a callable taking the parsed namespace and returning an exit status). Bad input
@@ -13,8 +13,9 @@ import pkgutil
 import sys
 from typing import NoReturn
 
-from . import __version__, commands
-from .errors import InputError
+from resmap_core import __version__
+from resmap_core.cli import commands
+from resmap_core.errors import InputError
 
 
 class OneLineParser(argparse.ArgumentParser):

@@ -9,10 +9,10 @@ import json
 import math
 from pathlib import Path
 
-from .emdb import float_or_none
-from .errors import InputError
-from .mrc import read_map, read_mask, sha256_file
-from .summary import versions
+from resmap_core.errors import InputError
+from resmap_core.io.emdb import float_or_none
+from resmap_core.io.mrc import read_map, read_mask, sha256_file
+from resmap_core.io.summary import versions
 
 
 def package_fingerprint(root: str | Path | None = None) -> str:
@@ -21,7 +21,7 @@ def package_fingerprint(root: str | Path | None = None) -> str:
     Any edit of the package changes it; put it in the ``params`` of numeric rules so that
     Snakemake reruns them after a code change. ``root`` defaults to this package's folder.
     """
-    root = Path(root) if root is not None else Path(__file__).resolve().parent
+    root = Path(root) if root is not None else Path(__file__).resolve().parents[1]
     digest = hashlib.sha256()
     for path in sorted(root.rglob("*.py")):
         if "__pycache__" in path.parts:
@@ -85,7 +85,7 @@ def locate_local(
 
 
 def describe_fetched(dataset: str, entry: dict, voxel_size_A: float | None = None) -> dict:
-    """Turn :func:`resmap_core.emdb.fetch_entry`'s record into ``meta.json`` (maps are read)."""
+    """Turn :func:`resmap_core.io.emdb.fetch_entry`'s record into ``meta.json`` (maps are read)."""
     files = entry["files"]
     key = "half1" if "half1" in files else "map"
     geometry = read_map(files[key]["path"], voxel_size_A).geometry

@@ -17,8 +17,8 @@ from pathlib import Path
 import mrcfile
 import numpy as np
 
-from .atomic import atomic_path
-from .errors import InputError
+from resmap_core.errors import InputError
+from resmap_core.io.atomic import atomic_path
 
 # MRC data modes that hold real-valued voxels (complex modes 3 and 4 are Fourier transforms).
 _REAL_MODES = {0, 1, 2, 6, 12, 101}

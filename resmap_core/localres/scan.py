@@ -26,15 +26,16 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from .atomic import atomic_path, write_json
-from .basis import KERNELS, LocalModel, local_model, window_radius_vox
-from .errors import InputError
-from .fdr import benjamini_yekutieli
-from .lrs import lrs_at_mask
-from .mrc import MapData, MapGeometry, check_half_maps, sha256_file, write_map
-from .noise import MIN_BLOCKS, NoiseEstimate, block_starts, estimate_sigma2
-from .null import tail_quantile
-from .prepare import (
+from resmap_core.errors import InputError
+from resmap_core.io.atomic import atomic_path, write_json
+from resmap_core.io.mrc import MapData, MapGeometry, check_half_maps, sha256_file, write_map
+from resmap_core.io.summary import resolution_summary, versions
+from resmap_core.localres.basis import KERNELS, LocalModel, local_model, window_radius_vox
+from resmap_core.localres.fdr import benjamini_yekutieli
+from resmap_core.localres.lrs import lrs_at_mask
+from resmap_core.localres.noise import MIN_BLOCKS, NoiseEstimate, block_starts, estimate_sigma2
+from resmap_core.localres.null import tail_quantile
+from resmap_core.localres.prepare import (
     apply_prewhitening,
     auto_mask,
     background_weight,
@@ -47,8 +48,7 @@ from .prepare import (
     resample_labels_to_grid,
     shells_beyond_elbow,
 )
-from .progress import Progress
-from .summary import resolution_summary, versions
+from resmap_core.progress import Progress
 
 DEFAULT_KERNEL = "paper"
 FDR_MODES = ("per-wavelength", "global")

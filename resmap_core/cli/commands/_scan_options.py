@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import argparse
 
-from ..basis import KERNELS
-from ..errors import InputError
-from ..mrc import MapData, read_map, read_mask
-from ..scan import DEFAULT_KERNEL, FDR_MODES, Params
-from ._common import add_outside_option, bounded, positive_float, probability
+from resmap_core.cli.commands._common import (
+    add_outside_option,
+    bounded,
+    positive_float,
+    probability,
+)
+from resmap_core.errors import InputError
+from resmap_core.io.mrc import MapData, read_map, read_mask
+from resmap_core.localres.basis import KERNELS
+from resmap_core.localres.scan import DEFAULT_KERNEL, FDR_MODES, Params
 
 #: Smallest --step-res, Å: the grid is rounded to 1e-6 Å and capped at 100000 wavelengths, so a
 #: tiny step ran 100000 identical passes (hours); each step costs one full pass.

@@ -7,7 +7,7 @@ import platform
 import numpy as np
 import scipy
 
-from . import __version__
+from resmap_core import __version__
 
 
 def versions() -> dict:

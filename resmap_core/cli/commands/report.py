@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..errors import InputError
-from ..report import ReportInputs, build_index, build_report
+from resmap_core.errors import InputError
+from resmap_core.report.build import ReportInputs, build_index, build_report
 
 
 def _run_report(args: argparse.Namespace) -> int:

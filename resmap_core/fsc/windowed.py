@@ -26,9 +26,14 @@ import scipy.fft as sfft
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy import ndimage, sparse
 
-from .fsc import RANDOMISE_BELOW, first_shell_below, fsc_curve, randomise_phases_beyond
-from .progress import Progress
-from .spectrum import frequency_magnitude, make_shells, rfft_weights
+from resmap_core.fsc.gold_standard import (
+    RANDOMISE_BELOW,
+    first_shell_below,
+    fsc_curve,
+    randomise_phases_beyond,
+)
+from resmap_core.progress import Progress
+from resmap_core.spectrum import frequency_magnitude, make_shells, rfft_weights
 
 DEFAULT_BOX = 20
 DEFAULT_STEP = 2

@@ -21,7 +21,7 @@ from matplotlib import colors as mcolors  # noqa: E402
 from scipy import fft as sfft  # noqa: E402
 from scipy import ndimage, stats  # noqa: E402
 
-from .spectrum import make_shells, rfft_weights  # noqa: E402
+from resmap_core.spectrum import make_shells, rfft_weights  # noqa: E402
 
 #: Colour map shared by every local-resolution figure and the ChimeraX scripts (blue = finer).
 PALETTE = "turbo"

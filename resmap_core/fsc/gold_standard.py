@@ -27,7 +27,7 @@ import numpy as np
 import scipy.fft as sfft
 from scipy import ndimage
 
-from .spectrum import Shells, frequency_magnitude, make_shells, rfft_weights
+from resmap_core.spectrum import Shells, frequency_magnitude, make_shells, rfft_weights
 
 #: RELION's default: randomise phases from the first shell where the unmasked FSC < 0.8.
 RANDOMISE_BELOW = 0.8

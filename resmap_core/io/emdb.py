@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 from http.client import HTTPException
 from pathlib import Path
 
-from .atomic import atomic_path, write_text
-from .errors import InputError
-from .mrc import sha256_file
+from resmap_core.errors import InputError
+from resmap_core.io.atomic import atomic_path, write_text
+from resmap_core.io.mrc import sha256_file
 
 DEFAULT_BASE_URL = "https://ftp.ebi.ac.uk/pub/databases/emdb"
 _CHUNK = 1 << 20

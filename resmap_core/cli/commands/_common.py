@@ -7,7 +7,7 @@ import math
 from collections.abc import Callable
 from typing import TypeVar
 
-from ..errors import InputError
+from resmap_core.errors import InputError
 
 #: Upper limit of --threads: the FFT library takes the count as a C int and fails with a
 #: traceback beyond 2**31; no machine has more than a few thousand hardware threads.

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import time
 
-from ..progress import Progress
-from ..scan import run_local, write_result
-from ._common import add_common, require_suffix
-from ._scan_options import add_scan_options, params_from_args, read_inputs
+from resmap_core.cli.commands._common import add_common, require_suffix
+from resmap_core.cli.commands._scan_options import add_scan_options, params_from_args, read_inputs
+from resmap_core.localres.scan import run_local, write_result
+from resmap_core.progress import Progress
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .basis import TRIPLES, LocalModel
+from resmap_core.localres.basis import TRIPLES, LocalModel
 
 MIN_BLOCKS = 3
 """Fewer blocks than this give no variance estimate (the wavelength cannot be tested)."""

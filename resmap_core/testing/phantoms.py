@@ -18,7 +18,7 @@ import numpy as np
 import scipy.fft as sfft
 from scipy import ndimage
 
-from .spectrum import frequency_magnitude, irfftn_consuming, radial_gain
+from resmap_core.spectrum import frequency_magnitude, irfftn_consuming, radial_gain
 
 
 def band_limited_noise(
