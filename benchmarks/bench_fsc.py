@@ -23,15 +23,10 @@ import numpy as np
 import scipy.fft as sfft
 from scipy import ndimage
 
-from resmap_core.fsc.gold_standard import gold_standard_fsc, soft_mask
-from resmap_core.fsc.windowed import (
-    DEFAULT_STEP,
-    TILE_Z,
-    hann_window,
-    local_fsc_curves,
-    sample_points,
-    windowed_fsc,
-)
+from resmap_core.fsc.gold_standard import gold_standard_fsc
+from resmap_core.fsc.masks import soft_mask
+from resmap_core.fsc.windowed import DEFAULT_STEP, sample_points, windowed_fsc
+from resmap_core.fsc.windowed_tiles import TILE_Z, hann_window, local_fsc_curves
 from resmap_core.io.mrc import MapGeometry, write_map
 from resmap_core.spectrum import make_shells, rfft_weights
 

@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT / "tests"))  # the phantoms and the oracle live with
 from _fsc_helpers import PHANTOMS, analytic_masked_fsc, make_phantom, write_phantom  # noqa: E402
 
 from resmap_core.cli.main import main  # noqa: E402
-from resmap_core.fsc.gold_standard import Crossing, crossing_text, threshold_crossing  # noqa: E402
+from resmap_core.fsc.crossing import Crossing, crossing_text, threshold_crossing  # noqa: E402
 
 RELION = shutil.which("relion_postprocess")
 THRESHOLDS = ("0.143", "0.5")

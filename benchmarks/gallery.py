@@ -44,7 +44,7 @@ from _gallery_helpers import (  # noqa: E402
     within_one_step,
 )
 
-from resmap_core import phantoms  # noqa: E402
+from resmap_core.testing import phantoms  # noqa: E402
 
 LOBES_SHARE, BALL_SHARE = 0.028, 0.31  # the shares of issue 9's phantoms
 STEP_A = 1.0  # the default wavelength step

@@ -4,7 +4,10 @@ analytic oracle on three phantoms, crossings and their bounds, and the CLI."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 import mrcfile
 import numpy as np
@@ -19,22 +22,29 @@ from _fsc_helpers import (
     write_phantom,
 )
 
-from resmap_core.cli.commands.fsc import AUTO_SOFT_EDGE_VOX, fsc_record
+from resmap_core.cli.commands import fsc as fsc_command
 from resmap_core.cli.main import main
-from resmap_core.fsc.gold_standard import (
+from resmap_core.errors import InputError
+from resmap_core.fsc import masks
+from resmap_core.fsc.crossing import (
     Crossing,
-    correct_fsc,
     crossing_frequency,
     crossing_text,
+    threshold_crossing,
+)
+from resmap_core.fsc.gold_standard import (
+    correct_fsc,
+    curves_record,
     fsc_curve,
     gold_standard_fsc,
     halfbit_curve,
     randomise_phases_beyond,
-    soft_mask,
-    threshold_crossing,
 )
+from resmap_core.fsc.masks import AUTO_SOFT_EDGE_VOX, soft_mask
 from resmap_core.io.mrc import MapGeometry, read_map, write_map
+from resmap_core.io.records.fsc import FSCRecord
 from resmap_core.localres.prepare import auto_mask
+from resmap_core.progress import Progress
 from resmap_core.spectrum import frequency_magnitude, make_shells, rfft_weights
 
 GRIDS = [((40, 40, 40), (1.0, 1.0, 1.0)), ((36, 48, 42), (1.3, 1.0, 1.1))]
@@ -255,7 +265,7 @@ def test_fsc_command_without_mask_uses_the_automatic_mask(tmp_path):
 
 def test_fsc_record_without_mask_reports_unmasked_only():
     h1, h2, _ = half_maps((24, 24, 24), 9, noise=1.0)
-    rec = fsc_record(gold_standard_fsc(h1, h2, (1.0,) * 3))
+    rec = curves_record(gold_standard_fsc(h1, h2, (1.0,) * 3)).to_json()
     assert rec["fsc_masked"] is None and rec["fsc_corrected"] is None
     assert rec["resolutions"]["masked"] is None
     assert rec["resolution_curve"] == "unmasked"
@@ -463,3 +473,72 @@ def test_a_curve_that_starts_below_is_reported_as_worse_than_the_first_shell(tmp
         for t in ("0.143", "0.5", "halfbit"):
             assert rec["resolutions"][curve][t] == first
     assert "FSC 0.143: worse than 48.00 Å (first shell)" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------- records, library checks, imports
+
+
+def test_fsc_record_reads_back_exactly_what_the_command_wrote(files):
+    rec = _run_fsc(files)
+    assert FSCRecord.from_json(rec).to_json() == rec
+    auto = _run_fsc(files, mask=None)
+    assert FSCRecord.from_json(auto).to_json() == auto
+
+
+def test_fsc_record_reads_the_older_forms_the_report_reads():
+    """Bare numbers under ``resolutions`` (a top-shell value is the never-crossed fallback), no
+    ``*_bound``, ``nyquist_A`` or ``halfbit``; a mask without ``binary``/``soft_edge_A``."""
+    old = {
+        "frequency_invA": [0.0, 0.1, 0.2, 0.25],
+        "fsc_unmasked": [1.0, 0.9, 0.5, 0.2],
+        "resolutions": {"unmasked": {"0.143": 4.0, "0.5": 5.0}, "corrected": {"0.143": 4.2}},
+        "resolution_curve": "corrected",
+        "resolution_0143_A": 4.0,
+        "voxel_size_A": [2.0, 2.0, 2.0],
+        "mask": {"source": "given", "path": "m.mrc", "voxels": 10},
+    }
+    rec = FSCRecord.from_json(old)
+    curves = rec.curves
+    assert curves.resolutions["unmasked"] == {"0.143": Crossing(4.0, "better_than"),
+                                              "0.5": Crossing(5.0)}  # fmt: skip
+    assert curves.resolutions["masked"] is None
+    assert curves.resolution_curve == "corrected" and curves.resolution_05 == Crossing(None)
+    assert curves.nyquist_A == 4.0 and curves.fsc_masked is None and curves.halfbit is None
+    assert rec.mask is not None and rec.mask.binary is None and rec.mask.voxels == 10
+    with pytest.raises(InputError, match="frequency_invA"):
+        FSCRecord.from_json({"resolutions": {}})
+
+
+def test_cli_constants_are_the_librarys():
+    """The command keeps literal copies (its parser must not import NumPy)."""
+    assert fsc_command.AUTO_SOFT_EDGE_VOX == masks.AUTO_SOFT_EDGE_VOX
+    assert fsc_command.MAX_SOFT_EDGE_A == masks.MAX_SOFT_EDGE_A
+
+
+def test_fsc_and_wfsc_commands_import_no_numerics_until_they_run():
+    code = (
+        "import argparse, sys\n"
+        "from resmap_core.cli.commands import fsc, wfsc\n"
+        "sub = argparse.ArgumentParser().add_subparsers()\n"
+        "fsc.register(sub); wfsc.register(sub)\n"
+        "heavy = {'numpy', 'scipy', 'mrcfile'} & set(sys.modules)\n"
+        "print(sorted(heavy))\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    run = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
+                         check=True)  # fmt: skip
+    assert run.stdout.strip() == "[]"
+
+
+def test_library_refuses_what_the_command_line_used_to_check(files):
+    h1 = read_map(files / "h1.mrc")
+    h2 = read_map(files / "h2.mrc")
+    for edge in (-1.0, float("nan"), 2 * masks.MAX_SOFT_EDGE_A):
+        with pytest.raises(InputError, match="soft edge"):
+            masks.given_fsc_mask(str(files / "mask.mrc"), h1, False, edge)
+        with pytest.raises(InputError, match="soft edge"):
+            masks.automatic_fsc_mask(h1, h2, edge, progress=Progress(quiet=True))
+    with pytest.raises(InputError, match="one shape"):
+        gold_standard_fsc(h1.data, h2.data[:, :, :30], (1.5,) * 3)
+    with pytest.raises(InputError, match="seed"):
+        gold_standard_fsc(h1.data, h2.data, (1.5,) * 3, sphere_mask(SHAPE), seed=-1)

@@ -18,7 +18,8 @@ from _fsc_helpers import (
 )
 
 from resmap_core.cli.main import main
-from resmap_core.fsc.gold_standard import crossing_frequency, soft_mask, threshold_crossing
+from resmap_core.fsc.crossing import crossing_frequency, threshold_crossing
+from resmap_core.fsc.masks import soft_mask
 from resmap_core.io.mrc import MapGeometry, write_map
 
 RELION = shutil.which("relion_postprocess")

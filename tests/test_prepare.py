@@ -10,18 +10,11 @@ import scipy.fft as sfft
 from scipy import ndimage
 
 from resmap_core.io.mrc import read_map
-from resmap_core.localres.prepare import (
-    apply_prewhitening,
-    auto_mask,
-    background_weight,
-    detect_lowpass,
-    dilate_ball,
-    fit_prewhitening,
-    fourier_resample,
-    lowpass_grid,
-    noise_spectrum,
-    resample_labels_to_grid,
-)
+from resmap_core.localres.lowpass import detect_lowpass, lowpass_grid
+from resmap_core.localres.mask import auto_mask, background_weight, dilate_ball
+from resmap_core.localres.resample import fourier_resample, resample_labels_to_grid
+from resmap_core.localres.spectra import noise_spectrum
+from resmap_core.localres.whitening import apply_prewhitening, fit_prewhitening
 from resmap_core.spectrum import frequency_magnitude, make_shells, rfft_weights
 
 
@@ -369,7 +362,7 @@ def _corner_power_ratio(vol, spacing):
 )
 @pytest.mark.parametrize("bfactor", [-50.0, 30.0, 0.0])
 def test_shell_whitening_flattens_the_noise_through_the_corners(shape, spacing, bfactor):
-    from resmap_core.localres.prepare import prewhiten_shells
+    from resmap_core.localres.whitening import prewhiten_shells
 
     rng = np.random.default_rng(31)
     noise = _radial_filtered(rng, shape, spacing, lambda k: np.exp(-bfactor * k * k / 4.0))
@@ -383,7 +376,7 @@ def test_shell_whitening_flattens_the_noise_through_the_corners(shape, spacing, 
 def test_shell_whitening_undoes_any_radial_filter_applied_to_the_noise():
     """One radial filter on the input changes the whitened map beyond the elbow only by a
     constant factor (signal and noise alike, so the signal-to-noise ratio is unchanged)."""
-    from resmap_core.localres.prepare import apply_prewhitening, prewhiten_shells
+    from resmap_core.localres.whitening import apply_prewhitening, prewhiten_shells
 
     shape, spacing = (64, 64, 64), (1.0, 1.0, 1.0)
     rng = np.random.default_rng(32)
@@ -406,7 +399,7 @@ def test_shell_whitening_undoes_any_radial_filter_applied_to_the_noise():
 
 
 def test_shell_whitening_record_has_the_gain_table():
-    from resmap_core.localres.prepare import prewhiten_shells
+    from resmap_core.localres.whitening import prewhiten_shells
 
     shape, spacing = (32, 32, 32), (2.0, 2.0, 2.0)
     noise = _radial_filtered(np.random.default_rng(14), shape, spacing, lambda k: np.exp(-4.0 * k))

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -25,15 +27,12 @@ from scipy import stats
 
 from resmap_core.cli.main import main
 from resmap_core.errors import InputError
-from resmap_core.fsc.gold_standard import Crossing, crossing_text
+from resmap_core.fsc.gold_standard import Crossing, crossing_text, threshold_crossing
 from resmap_core.io.mrc import MapGeometry, write_map
-from resmap_core.report import figures
-from resmap_core.report.build import (
-    emdb_link,
-    parse_deposited_fsc,
-    provenance_seconds,
-    read_benchmarks,
-)
+from resmap_core.report import diagnostics, plots, spectra, statistics
+from resmap_core.report.build import emdb_link
+from resmap_core.report.load import parse_deposited_fsc
+from resmap_core.report.runtimes import provenance_seconds, read_benchmarks
 
 # ----------------------------------------------------------------------------------------------
 # Figure data
@@ -43,20 +42,20 @@ from resmap_core.report.build import (
 def test_resolved_voxels_exclude_outside_value_nan_zero_and_voxels_outside_mask() -> None:
     local = np.array([[[3.0, 100.0, np.nan, 0.0, 5.0, 7.0]]], dtype=np.float32)
     mask = np.array([[[True, True, True, True, True, False]]])
-    assert figures.resolved_voxels(local, mask, 100.0).tolist() == [
+    assert statistics.resolved_voxels(local, mask, 100.0).tolist() == [
         [[True, False, False, False, True, False]]
     ]
     # with outside = nan, 100 Å is a real value
-    assert figures.resolved_voxels(local, mask, float("nan"))[0, 0, 1]
+    assert statistics.resolved_voxels(local, mask, float("nan"))[0, 0, 1]
 
 
 def test_local_histogram_counts_plus_unresolved_equal_mask_voxel_count() -> None:
     mask = make_mask()
     local = make_local(mask)
-    ok = figures.resolved_voxels(local, mask, 100.0)
+    ok = statistics.resolved_voxels(local, mask, 100.0)
     vals = local[ok]
-    edges = figures.histogram_edges(*figures.value_span(vals), bins=17)
-    h = figures.local_histogram(vals, int(mask.sum()), edges)
+    edges = statistics.histogram_edges(*statistics.value_span(vals), bins=17)
+    h = statistics.local_histogram(vals, int(mask.sum()), edges)
     assert h["counts"].sum() + h["unresolved"] == int(mask.sum())
     assert h["unresolved"] == int((mask & (local == 100.0)).sum())
     # brute-force oracle for one bin: voxels of exactly 5 Å fall in the bin that contains 5
@@ -71,9 +70,9 @@ def test_joint_histogram_total_equals_voxels_resolved_in_both() -> None:
     a = make_local(mask)
     b = a * np.float32(1.2) + rng.normal(0, 0.2, SHAPE).astype(np.float32)
     b[mask & (rng.random(SHAPE) < 0.1)] = 100.0
-    both = figures.resolved_voxels(a, mask, 100.0) & figures.resolved_voxels(b, mask, 100.0)
-    edges = figures.histogram_edges(*figures.value_span(a[both], b[both]), bins=25)
-    counts = figures.joint_histogram(a[both], b[both], edges)
+    both = statistics.resolved_voxels(a, mask, 100.0) & statistics.resolved_voxels(b, mask, 100.0)
+    edges = statistics.histogram_edges(*statistics.value_span(a[both], b[both]), bins=25)
+    counts = statistics.joint_histogram(a[both], b[both], edges)
     assert counts.sum() == int(both.sum())
     # marginals equal the 1-D histograms of each map over the same voxels
     assert np.array_equal(counts.sum(axis=1), np.histogram(a[both], bins=edges)[0])
@@ -83,7 +82,7 @@ def test_agreement_spearman_equals_scipy_spearmanr_with_ties() -> None:
     rng = np.random.default_rng(5)
     a = rng.choice([3.0, 3.5, 4.0, 5.0, 6.0], size=2000)  # many ties, like ResMap's λ steps
     b = a + rng.normal(0, 0.8, a.size)
-    rec = figures.agreement(a, b)
+    rec = statistics.agreement(a, b)
     assert rec["spearman"] == pytest.approx(stats.spearmanr(a, b).statistic, abs=1e-12)
     assert rec["median_difference_A"] == pytest.approx(float(np.median(a - b)))
     assert rec["voxels"] == a.size
@@ -92,7 +91,7 @@ def test_agreement_spearman_equals_scipy_spearmanr_with_ties() -> None:
 def test_resolution_stats_match_sorted_order_statistics() -> None:
     vals = np.random.default_rng(6).uniform(2, 9, 1001)
     s = np.sort(vals)
-    rec = figures.resolution_stats(vals, 1100)
+    rec = statistics.resolution_stats(vals, 1100)
     assert rec["median_A"] == pytest.approx(s[500])
     assert rec["q25_A"] == pytest.approx(s[250])
     assert rec["q75_A"] == pytest.approx(s[750])
@@ -106,24 +105,26 @@ def test_crossing_resolution_of_logistic_curve_matches_closed_form(threshold: fl
     f = np.linspace(0, 0.5, 2001)
     fsc = 1 / (1 + np.exp((f - f0) / w))
     exact = 1 / (f0 + w * np.log(1 / threshold - 1))
-    assert figures.crossing_resolution(f, fsc, threshold) == pytest.approx(exact, rel=1e-4)
+    # the report quotes crossings from resmap_core.fsc.gold_standard (no second implementation)
+    assert threshold_crossing(f, fsc, threshold).value_A == pytest.approx(exact, rel=1e-4)
 
 
 def test_crossing_resolution_is_none_when_curve_never_falls_below_threshold() -> None:
     f = np.linspace(0, 0.5, 50)
-    assert figures.crossing_resolution(f, np.full(50, 0.9), 0.143) is None
+    # not a measured resolution: a "better than" bound at the last shell
+    assert threshold_crossing(f, np.full(50, 0.9), 0.143).bound == "better_than"
 
 
 def test_central_slices_and_gallery_of_non_cubic_box() -> None:
     vol = np.arange(np.prod(SHAPE), dtype=np.float32).reshape(SHAPE)
-    sl = figures.central_slices(vol)
+    sl = plots.central_slices(vol)
     nz, ny, nx = SHAPE
     assert np.array_equal(sl["xy"], vol[nz // 2])
     assert np.array_equal(sl["xz"], vol[:, ny // 2, :]) and sl["xz"].shape == (nz, nx)
     assert np.array_equal(sl["yz"], vol[:, :, nx // 2]) and sl["yz"].shape == (nz, ny)
     within = np.zeros(nz, bool)
     within[10:20] = True
-    idx = figures.gallery_indices(nz, 4, within)
+    idx = plots.gallery_indices(nz, 4, within)
     assert len(idx) == 4 and all(10 <= i <= 19 for i in idx) and idx == sorted(idx)
 
 
@@ -131,7 +132,7 @@ def test_radial_power_of_plane_wave_peaks_in_its_shell() -> None:
     n, d, m = 32, 1.5, 5
     x = np.arange(n) * d
     vol = np.broadcast_to(np.cos(2 * np.pi * m * x / (n * d)), (n, n, n)).copy()
-    f, p = figures.radial_power(vol, (d, d, d))
+    f, p = spectra.radial_power(vol, (d, d, d))
     assert int(np.nanargmax(p)) == m
     assert f[m] == pytest.approx(m / (n * d))
     # all the power is in that shell: Parseval, |F|² summed over ±k = n⁶/2 spread over the shell
@@ -141,9 +142,9 @@ def test_radial_power_of_plane_wave_peaks_in_its_shell() -> None:
 
 def test_spectrum_rise_separates_decaying_from_sharpened_spectra() -> None:
     f = np.linspace(0, 0.4, 60)
-    assert figures.spectrum_rise(f, np.exp(-30 * f)) < 1
-    assert figures.spectrum_rise(f, np.exp(+5 * f)) > 1
-    assert figures.band_ratio(f, np.ones(60), (0.05, 0.35), (0.65, 0.95)) == pytest.approx(1.0)
+    assert spectra.spectrum_rise(f, np.exp(-30 * f)) < 1
+    assert spectra.spectrum_rise(f, np.exp(+5 * f)) > 1
+    assert spectra.band_ratio(f, np.ones(60), (0.05, 0.35), (0.65, 0.95)) == pytest.approx(1.0)
 
 
 def _blob_box(sigma: float, n: int = 40) -> np.ndarray:
@@ -161,16 +162,16 @@ def _sphere(radius: float, n: int = 40) -> np.ndarray:
 
 def test_mask_fit_sees_tight_loose_and_fitting_masks() -> None:
     dens = _blob_box(3.0)  # density (above 5 MAD of noise) reaches r ≈ 6.4 voxels
-    tight = figures.mask_fit(dens, _sphere(3.0))
-    good = figures.mask_fit(dens, _sphere(9.0))
-    loose = figures.mask_fit(dens, _sphere(19.0))
+    tight = diagnostics.mask_fit(dens, _sphere(3.0))
+    good = diagnostics.mask_fit(dens, _sphere(9.0))
+    loose = diagnostics.mask_fit(dens, _sphere(19.0))
     assert tight["edge_fraction"] > 0.9 and tight["outside_fraction"] > 0.5
     assert good["edge_fraction"] < 0.05 and good["outside_fraction"] < 0.05
     assert 1 < good["volume_ratio"] < 10
     assert loose["volume_ratio"] > 10
     # the volume ratio is a plain voxel count ratio
     t = good["threshold"]
-    flattened = figures.mask_fit(dens * _sphere(9.0), _sphere(9.0))
+    flattened = diagnostics.mask_fit(dens * _sphere(9.0), _sphere(9.0))
     assert flattened["flat_background"] == 1 and flattened["edge_fraction"] is None
     assert good["flat_background"] == 0
     assert good["volume_ratio"] == pytest.approx(
@@ -199,7 +200,7 @@ def _clean() -> dict:
 
 
 def test_diagnose_is_silent_on_clean_inputs() -> None:
-    assert figures.diagnose(**_clean()) == []
+    assert diagnostics.diagnose(**_clean()) == []
 
 
 @pytest.mark.parametrize(
@@ -220,7 +221,7 @@ def test_diagnose_is_silent_on_clean_inputs() -> None:
 )  # fmt: skip
 def test_diagnose_flags_each_crafted_problem(change: dict, code: str) -> None:
     args = _clean() | change
-    found = figures.diagnose(**args)
+    found = diagnostics.diagnose(**args)
     assert [f.code for f in found] == [code]
     assert found[0].text and found[0].level == "warning"
 
@@ -313,7 +314,7 @@ def test_report_writes_page_scripts_and_summary(full_report: tuple[dict, Path]) 
     summary = json.loads((folder / "summary.json").read_text())
     mask = make_mask()
     local = make_local(mask)
-    vals = local[figures.resolved_voxels(local, mask, 100.0)]
+    vals = local[statistics.resolved_voxels(local, mask, 100.0)]
     assert summary["resmap_median_A"] == pytest.approx(float(np.median(vals)))
     assert summary["unresolved_fraction"] == pytest.approx(1 - vals.size / mask.sum())
     assert summary["fsc_0143_A"] == 3.9 and summary["emdb_id"] == "EMD-1234"
@@ -390,6 +391,26 @@ def test_map_on_another_grid_is_refused_with_exit_2(
     assert not out.exists()
 
 
+def test_map_header_without_voxel_size_takes_the_local_maps(tmp_path: Path) -> None:
+    import mrcfile
+
+    paths = write_dataset(tmp_path / "d", with_deposited=False)
+    with mrcfile.open(paths["map"], mode="r+") as mrc:
+        mrc.header.cella = (0.0, 0.0, 0.0)  # no voxel size in the header
+    out = tmp_path / "r" / "index.html"
+    assert run_cli(cli_args(paths, out)) == 0
+    assert json.loads((out.parent / "summary.json").read_text())["warnings"] == []
+
+
+def test_importing_the_report_loads_neither_matplotlib_nor_jinja2() -> None:
+    code = (
+        "import sys, resmap_core.report, resmap_core.cli.commands.report\n"
+        "print(sorted({'matplotlib', 'jinja2'} & set(sys.modules)))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
 def test_report_index_links_every_dataset_and_escapes_titles(
     full_report: tuple[dict, Path], tmp_path: Path
 ) -> None:
@@ -409,16 +430,16 @@ def test_report_index_links_every_dataset_and_escapes_titles(
 
 def test_figures_are_byte_identical_between_calls() -> None:
     f = np.linspace(0, 0.4, 40)
-    a = figures.plot_fsc([("corrected", f, fsc_model(f, 4.0))], None)
-    b = figures.plot_fsc([("corrected", f, fsc_model(f, 4.0))], None)
+    a = plots.plot_fsc([("corrected", f, fsc_model(f, 4.0))], None)
+    b = plots.plot_fsc([("corrected", f, fsc_model(f, 4.0))], None)
     assert a == b and a[:8] == b"\x89PNG\r\n\x1a\n" and b"Software" not in a
 
 
 def test_density_helper_gives_no_warnings_with_its_mask() -> None:
     # the synthetic dataset used above is "clean": its mask neither cuts nor drowns the density
-    rec = figures.mask_fit(make_density(), make_mask())
-    assert rec["edge_fraction"] <= figures.MASK_EDGE_FRACTION
-    assert rec["volume_ratio"] <= figures.MASK_LOOSE_RATIO
+    rec = diagnostics.mask_fit(make_density(), make_mask())
+    assert rec["edge_fraction"] <= diagnostics.MASK_EDGE_FRACTION
+    assert rec["volume_ratio"] <= diagnostics.MASK_LOOSE_RATIO
 
 
 def test_local_map_with_nan_outside_gives_the_same_statistics(tmp_path: Path) -> None:

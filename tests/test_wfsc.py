@@ -13,20 +13,23 @@ import numpy as np
 import pytest
 from _fsc_helpers import half_maps, sphere_mask
 
+from resmap_core.cli.commands import wfsc as wfsc_command
 from resmap_core.cli.main import main
-from resmap_core.fsc.gold_standard import soft_mask
+from resmap_core.errors import InputError
+from resmap_core.fsc import windowed
+from resmap_core.fsc.masks import soft_mask
 from resmap_core.fsc.windowed import (
-    bound_fractions,
-    box_bounds_A,
     fill_from_samples,
-    local_fsc_curves,
     nearest_sample,
     randomised_halves,
     resolution_from_curves,
     sample_points,
     windowed_fsc,
 )
+from resmap_core.fsc.windowed_summary import bound_fractions, box_bounds_A
+from resmap_core.fsc.windowed_tiles import local_fsc_curves
 from resmap_core.io.mrc import MapGeometry, write_map
+from resmap_core.io.records.fsc import WFSCRecord
 
 SHAPE = (36, 40, 38)
 
@@ -308,3 +311,42 @@ def test_wfsc_samples_a_soft_mask_above_one_half_and_adds_no_edge(files):
     with mrcfile.open(out) as m:
         np.testing.assert_array_equal(np.isfinite(m.data), inside)
     assert json.loads((files / "WFSC.json").read_text())["mask_voxels"] == int(inside.sum())
+
+
+# ------------------------------------------------------------- records, library checks, imports
+
+
+@pytest.mark.parametrize("outside", ["100", "nan"])
+def test_wfsc_record_reads_back_exactly_what_the_command_wrote(files, outside):
+    out = files / "WFSC.mrc"
+    assert main(["wfsc", str(files / "h1.mrc"), str(files / "h2.mrc"), "--mask",
+                 str(files / "mask.mrc"), "--out", str(out), "--box", "10", "--step", "4",
+                 "--cutoff", "0.143", "--outside", outside, "--quiet"]) == 0  # fmt: skip
+    rec = json.loads((files / "WFSC.json").read_text())
+    assert WFSCRecord.from_json(rec).to_json() == rec
+    assert rec["other_cutoff"]["cutoff"] == 0.5 and rec["other_cutoff"]["path"] == "WFSC_05.mrc"
+
+
+def test_wfsc_record_reads_an_old_record_with_a_few_fields():
+    rec = WFSCRecord.from_json({"box_vox": 16, "step_vox": 2, "cutoff": 0.143, "median_A": 5.5})
+    assert (rec.box_vox, rec.step_vox, rec.cutoff, rec.summary.median_A) == (16, 2, 0.143, 5.5)
+    assert rec.summary.bounds is None and rec.other_cutoff is None and rec.mask is None
+
+
+def test_cli_constants_are_the_librarys():
+    """The command keeps literal copies (its parser must not import NumPy)."""
+    assert wfsc_command.DEFAULT_BOX == windowed.DEFAULT_BOX
+    assert wfsc_command.DEFAULT_STEP == windowed.DEFAULT_STEP
+    assert wfsc_command.MIN_BOX == windowed.MIN_BOX
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [({"box": 3}, "box 3"), ({"step": 0}, "step 0"), ({"cutoffs": (0.5, 1.0)}, "cutoff 1.0")],
+)
+def test_windowed_fsc_refuses_parameters_it_cannot_compute(maps, options, message):
+    h1, h2, mask = maps
+    with pytest.raises(InputError, match=message):
+        windowed_fsc(h1, h2, mask, (1.0,) * 3, **options)
+    with pytest.raises(InputError, match="one shape"):
+        windowed_fsc(h1, h2, mask[:, :, :-1], (1.0,) * 3)

@@ -8,25 +8,34 @@ Conventions (docs/fsc.md):
 - Sums run over the full spectrum (each rfft coefficient weighted by its multiplicity), so the
   FSC is that of the real maps.
 - The masked FSC multiplies both half maps by the mask as given (values in [0, 1], binary or
-  soft; no edge is added here, see :func:`soft_mask` for the optional one).
+  soft; no edge is added here, see :mod:`resmap_core.fsc.masks` for the optional one).
 - The corrected FSC follows Chen et al. (2013) as RELION's postprocessing applies it: phases of
   both *unmasked* half maps are replaced by seeded random phases in the shells beyond the first
   shell where the unmasked FSC falls below 0.8; the randomised maps are masked and correlated
   (FSC_rand); from that shell + 2 on the corrected FSC is (FSC_masked − FSC_rand)/(1 − FSC_rand),
   FSC_masked before it (RELION 3.1 does not clip negative values, neither do we).
-- A resolution is a :class:`Crossing`: where a curve first falls below a threshold, or, when it
-  never does (or is already below at the first shell), an explicit bound, never a bare number.
+- A resolution is a :class:`~resmap_core.fsc.crossing.Crossing`: where a curve first falls below
+  a threshold, or an explicit bound when it never does (or is already below at the first shell).
+- The phase randomisation here is the only one: the windowed FSC's correction uses it too.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import scipy.fft as sfft
-from scipy import ndimage
 
+from resmap_core.errors import InputError
+
+# Crossing, crossing_text and threshold_crossing are also read from here (resmap_core.report).
+from resmap_core.fsc.crossing import (
+    Crossing,
+    crossing_text,
+    first_shell_below,
+    threshold_crossing,
+)
+from resmap_core.io.records.fsc import FSCCurves
 from resmap_core.spectrum import Shells, frequency_magnitude, make_shells, rfft_weights
 
 #: RELION's default: randomise phases from the first shell where the unmasked FSC < 0.8.
@@ -88,23 +97,6 @@ def halfbit_curve(shell_voxels: np.ndarray) -> np.ndarray:
     return (0.2071 + 1.9102 / n) / (1.2071 + 0.9102 / n)
 
 
-def soft_mask(
-    mask: np.ndarray, spacing_zyx_A: tuple[float, float, float], edge_A: float
-) -> np.ndarray:
-    """Binary mask with a raised-cosine edge (RELION style), float64 in [0, 1].
-
-    Voxels inside keep 1; outside at distance d (Å, to the nearest inside voxel) get
-    0.5 + 0.5·cos(π d / ``edge_A``) while d < ``edge_A``, and 0 beyond.
-    """
-    inside = np.asarray(mask, dtype=bool)
-    if edge_A <= 0:
-        return inside.astype(np.float64)
-    dist = ndimage.distance_transform_edt(~inside, sampling=spacing_zyx_A)
-    soft = np.where(dist < edge_A, 0.5 + 0.5 * np.cos(np.pi * dist / edge_A), 0.0)
-    soft[inside] = 1.0
-    return soft
-
-
 def randomise_phases_beyond(
     transform: np.ndarray, radius_shells: np.ndarray, shell: int, rng: np.random.Generator
 ) -> np.ndarray:
@@ -122,107 +114,36 @@ def randomise_phases_beyond(
     return out
 
 
-def first_shell_below(curve: np.ndarray, threshold: float, start: int = 1) -> int | None:
-    """Index of the first shell ≥ ``start`` whose value is below ``threshold`` (None if none)."""
-    below = np.flatnonzero(np.asarray(curve[start:]) < threshold)
-    return int(below[0]) + start if below.size else None
+def randomisation_shell(unmasked: np.ndarray, count: int) -> int:
+    """First shell ≥ 1 where the ``unmasked`` FSC is below :data:`RANDOMISE_BELOW` (RELION);
+    ``count`` (one past the last shell: nothing randomised, nothing corrected) when none is."""
+    start = first_shell_below(unmasked, RANDOMISE_BELOW)
+    return count if start is None else start
 
 
-#: How a threshold was met: None = the curve falls below it (a measured crossing);
-#: "better_than" = it never falls below up to the last shell (the value is that shell's
-#: resolution, Nyquist for a cubic box); "worse_than" = it is already below at the first shell
-#: of non-zero frequency (the value is that shell's resolution).
-Bound = Literal["better_than", "worse_than"]
-BOUNDS: tuple[Bound, ...] = ("better_than", "worse_than")
+def phase_randomised_halves(
+    f1: np.ndarray,
+    f2: np.ndarray,
+    shells: Shells,
+    spacing_zyx_A: tuple[float, float, float],
+    shell: int,
+    seed: int,
+    threads: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Both half maps, float64 ``[z, y, x]``, from their rfftn transforms ``f1``/``f2`` (on the
+    grid of ``shells``) with random phases beyond ``shell`` (:func:`randomise_phases_beyond`).
 
-
-@dataclass(frozen=True)
-class Crossing:
-    """Resolution at a threshold: a measured crossing, or a bound when the curve never crosses.
-
-    ``value_A`` is in Å; None when nothing could be determined (no finite FSC value).
-    ``bound`` is None for a measured crossing, else one of :data:`BOUNDS`. A bound is a limit of
-    the measurement (the box or the sampling), never a resolution: print it with its words.
+    One generator seeded with ``seed`` (an integer ≥ 0) draws half 1's phases, then half 2's:
+    the same seed gives the same bytes whatever ``threads``.
     """
-
-    value_A: float | None
-    bound: Bound | None = None
-
-    def to_record(self) -> dict[str, float | str | None]:
-        """``{"value_A": Å or null, "bound": null | "better_than" | "worse_than"}``."""
-        return {"value_A": self.value_A, "bound": self.bound}
-
-    @classmethod
-    def from_record(cls, record: object) -> Crossing:
-        """Read :meth:`to_record`'s form; a bare number (records before bounds) is a crossing.
-
-        Anything else (null, text, a malformed object) reads as not determined.
-        """
-        if isinstance(record, dict):
-            value, bound = _finite(record.get("value_A")), record.get("bound")
-            return cls(value, bound if bound in BOUNDS and value is not None else None)
-        return cls(_finite(record))
-
-
-def _finite(value: object) -> float | None:
-    """A finite float from a JSON value, else None."""
-    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
-        return None
-    return float(value) if np.isfinite(value) else None
-
-
-def threshold_crossing(
-    frequency_invA: np.ndarray, curve: np.ndarray, threshold: float | np.ndarray
-) -> Crossing:
-    """Where ``curve`` first falls below ``threshold``, as a :class:`Crossing`.
-
-    ``frequency_invA`` (Å⁻¹) and ``curve`` have one value per shell; ``threshold`` is a number or
-    a curve (e.g. half-bit). Shells at frequency ≤ 0 (the mean) and non-finite values are
-    skipped. The crossing frequency is interpolated linearly between the last shell at or above
-    the threshold and the first one below. A curve below the threshold at its first shell is a
-    "worse_than" bound at that shell's resolution; one that never falls below is a
-    "better_than" bound at the last shell's resolution.
-    """
-    freq = np.asarray(frequency_invA, dtype=np.float64)
-    thr = np.broadcast_to(np.asarray(threshold, dtype=np.float64), freq.shape)
-    diff = np.asarray(curve, dtype=np.float64) - thr
-    keep = np.flatnonzero((freq > 0) & np.isfinite(diff))
-    if keep.size == 0:
-        return Crossing(None)
-    below = np.flatnonzero(diff[keep] < 0)
-    if below.size == 0:
-        return Crossing(float(1.0 / freq[keep[-1]]), "better_than")
-    if below[0] == 0:
-        return Crossing(float(1.0 / freq[keep[0]]), "worse_than")
-    i0, i1 = keep[below[0] - 1], keep[below[0]]
-    t = diff[i0] / (diff[i0] - diff[i1])
-    return Crossing(float(1.0 / (freq[i0] + t * (freq[i1] - freq[i0]))))
-
-
-def crossing_frequency(
-    frequency_invA: np.ndarray, curve: np.ndarray, threshold: float | np.ndarray
-) -> float | None:
-    """Frequency (Å⁻¹) of a measured crossing (:func:`threshold_crossing`); None for a bound."""
-    c = threshold_crossing(frequency_invA, curve, threshold)
-    return None if c.bound is not None or c.value_A is None else 1.0 / c.value_A
-
-
-def crossing_text(crossing: Crossing, nyquist_A: float | None = None) -> str:
-    """``"3.91 Å"``, ``"better than 3.28 Å (Nyquist)"``, ``"worse than 96.00 Å (first shell)"``
-    or ``"not determined"``: a bound is never written as a bare number.
-
-    A "better_than" bound says "Nyquist" when its value is ``nyquist_A`` (to 0.1 %), else "last
-    shell" (a non-cubic box's top shell may stop just short of Nyquist).
-    """
-    if crossing.value_A is None:
-        return "not determined"
-    number = f"{crossing.value_A:.2f} Å"
-    if crossing.bound == "worse_than":
-        return f"worse than {number} (first shell)"
-    if crossing.bound == "better_than":
-        at_nyquist = nyquist_A is not None and np.isclose(crossing.value_A, nyquist_A, rtol=1e-3)
-        return f"better than {number} ({'Nyquist' if at_nyquist else 'last shell'})"
-    return number
+    if seed < 0:
+        raise InputError(f"seed {seed}: a random seed must be an integer >= 0.")
+    shape = (*shells.index.shape[:2], shells.nx)
+    rng = np.random.default_rng(seed)
+    radius = frequency_magnitude(shape, spacing_zyx_A) / shells.step_invA
+    r1 = sfft.irfftn(randomise_phases_beyond(f1, radius, shell, rng), shape, workers=threads)
+    r2 = sfft.irfftn(randomise_phases_beyond(f2, radius, shell, rng), shape, workers=threads)
+    return r1, r2
 
 
 def correct_fsc(masked: np.ndarray, randomised: np.ndarray, randomise_shell: int) -> np.ndarray:
@@ -249,6 +170,7 @@ def gold_standard_fsc(
     given; None gives the unmasked curve only. ``seed`` makes the phase randomisation
     reproducible.
     """
+    check_grids(half1, half2, mask)
     shape = half1.shape
     shells = make_shells(shape, spacing_zyx_A)
     w = np.broadcast_to(rfft_weights(shape), shells.index.shape)
@@ -261,18 +183,79 @@ def gold_standard_fsc(
         return FSCResult(freq, counts, unmasked)
     m = np.asarray(mask, dtype=np.float64)
     masked = fsc_curve(half1 * m, half2 * m, spacing_zyx_A, threads)
-    start = first_shell_below(unmasked, RANDOMISE_BELOW)
-    if start is None:  # never below 0.8: nothing to randomise, nothing to correct
-        start = shells.count
-    rng = np.random.default_rng(seed)
-    radius = frequency_magnitude(shape, spacing_zyx_A) / shells.step_invA
-    r1 = sfft.irfftn(randomise_phases_beyond(f1, radius, start, rng), shape, workers=threads)
-    r2 = sfft.irfftn(randomise_phases_beyond(f2, radius, start, rng), shape, workers=threads)
+    start = randomisation_shell(unmasked, shells.count)
+    r1, r2 = phase_randomised_halves(f1, f2, shells, spacing_zyx_A, start, seed, threads)
     randomised = fsc_curve(r1 * m, r2 * m, spacing_zyx_A, threads)
     corrected = correct_fsc(masked, randomised, start)
     return FSCResult(freq, counts, unmasked, masked, randomised, corrected, start)
 
 
-def nyquist_A(spacing_zyx_A: tuple[float, float, float]) -> float:
-    """Nyquist resolution (Å) of the coarsest axis."""
-    return 2.0 * max(spacing_zyx_A)
+def check_grids(half1: np.ndarray, half2: np.ndarray, mask: np.ndarray | None) -> None:
+    """Refuse half maps (and a mask) that are not 3-D arrays on one grid."""
+    shapes = [np.shape(half1), np.shape(half2)] + ([] if mask is None else [np.shape(mask)])
+    if len(shapes[0]) != 3 or any(s != shapes[0] for s in shapes):
+        what = "half maps and mask" if mask is not None else "half maps"
+        raise InputError(f"the {what} must be 3-D arrays of one shape; got {shapes}.")
+
+
+def curve_crossings(result: FSCResult) -> dict[str, dict[str, Crossing] | None]:
+    """Crossings of 0.143, 0.5 and the half-bit curve for each curve (None: curve absent)."""
+    freq = result.frequency_invA
+    out: dict[str, dict[str, Crossing] | None] = {}
+    for name in ("unmasked", "masked", "corrected"):
+        curve = getattr(result, name)
+        out[name] = (
+            None
+            if curve is None
+            else {str(t): threshold_crossing(freq, curve, t) for t in THRESHOLDS}
+            | {"halfbit": threshold_crossing(freq, curve, result.halfbit)}
+        )
+    return out
+
+
+def _curve(values: np.ndarray | None) -> tuple[float | None, ...] | None:
+    """A curve as record values: floats, None where not finite (None: no curve)."""
+    if values is None:
+        return None
+    return tuple(float(v) if np.isfinite(v) else None for v in values)
+
+
+def curves_record(result: FSCResult, nyquist_A: float | None = None) -> FSCCurves:
+    """The curves and resolutions of FSC.json (docs/outputs.md) for ``result``.
+
+    The resolutions quoted are those of the corrected curve, or of the unmasked one without a
+    mask. ``nyquist_A`` (Å, of the coarsest axis) is recorded so that readers can name a bound
+    at the top shell.
+    """
+    freq = result.frequency_invA
+    crossings = curve_crossings(result)
+    main = "corrected" if result.corrected is not None else "unmasked"
+    headline = crossings[main]
+    assert headline is not None  # the unmasked curve always exists
+    shell = result.randomise_shell
+    return FSCCurves(
+        frequency_invA=tuple(float(f) for f in freq),
+        shell_voxels=tuple(int(n) for n in result.shell_voxels),
+        fsc_unmasked=_curve(result.unmasked),
+        fsc_masked=_curve(result.masked),
+        fsc_randomised=_curve(result.randomised),
+        fsc_corrected=_curve(result.corrected),
+        halfbit=_curve(result.halfbit),
+        randomise_from_A=(
+            None if shell is None or shell >= len(freq) else float(1.0 / freq[shell])
+        ),
+        nyquist_A=nyquist_A,
+        resolutions=crossings,
+        resolution_curve=main,
+        resolution_0143=headline["0.143"],
+        resolution_05=headline["0.5"],
+    )
+
+
+def headline_text(curves: FSCCurves) -> str:
+    """``"FSC 0.143: 3.91 Å, 0.5: better than 3.28 Å (Nyquist) (corrected)"``: the quoted
+    curve's resolutions in words (:func:`~resmap_core.fsc.crossing.crossing_text`)."""
+    text = [
+        crossing_text(c, curves.nyquist_A) for c in (curves.resolution_0143, curves.resolution_05)
+    ]
+    return f"FSC 0.143: {text[0]}, 0.5: {text[1]} ({curves.resolution_curve})"

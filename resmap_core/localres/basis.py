@@ -79,6 +79,7 @@ def scale_invA(wavelength_A: float) -> float:
 
 
 def _kernel_exponent(kernel: str) -> float:
+    """c of the Gaussian weight exp(−c|u|²): ½ for ``paper``, 1 for ``resmap-1.1``."""
     if kernel == "paper":
         return 0.5
     if kernel == "resmap-1.1":

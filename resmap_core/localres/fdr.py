@@ -128,8 +128,9 @@ class _Family:
 
 
 def _validate(statistics: Sequence[np.ndarray], weights: Sequence[np.ndarray], q: float) -> None:
+    """Refuse a level q outside (0, 1) (InputError) or malformed families (ValueError)."""
     if not (0.0 < q < 1.0):
-        raise InputError(f"FDR level q must lie in (0, 1), got {q}; pass e.g. --fdr 0.05")
+        raise InputError(f"FDR level q must lie in (0, 1), got {q}.")
     if len(statistics) != len(weights) or len(statistics) == 0:
         raise ValueError("benjamini_yekutieli needs one weight vector per family (≥ 1 family)")
     for s in statistics:

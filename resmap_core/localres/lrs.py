@@ -86,19 +86,17 @@ class _Scratch(threading.local):
 _scratch = _Scratch()
 
 
-def _separable_slab_energy(
-    block: np.ndarray, rows: np.ndarray, cols_mask: np.ndarray, model: LocalModel
-) -> np.ndarray:
-    """|Pᵀ R|² at the masked points of one slab, in C order (multiply by 1/σ² for the LRS).
+def _rows_along_zy(
+    block: np.ndarray, rows: np.ndarray, model: LocalModel
+) -> dict[tuple[int, int], np.ndarray]:
+    """Correlations along z (filter a), then y (filter b), a + b ≤ 3, at the masked rows.
 
-    ``block`` holds the input with margins r on every side of the slab's output region;
-    ``rows`` are the (z, y) output rows that contain masked points and ``cols_mask`` the
-    boolean mask restricted to those rows, shape (len(rows), n_x). The 1-D correlations run as
-    products with banded matrices (BLAS): z over the whole slab, y in tiles of ``_TILE`` rows,
-    x in tiles of ``_TILE`` columns on the masked rows only; all in double precision.
+    ``block`` is the slab with margins r on every side; it is zero-padded to whole tiles of
+    ``_TILE`` outputs along y and x. Returns {(a, b): (len(rows), tiles_x·_TILE + 2r_x)}, one
+    line along x (margins included) per output row listed in ``rows`` (z, y), float64.
     """
     rz, ry, rx = model.radius_vox
-    fz, fy, fx = (ax.filters for ax in model.axes)
+    fz, fy = model.axes[0].filters, model.axes[1].filters
     bz, by, bx = block.shape
     tz = bz - 2 * rz
     tiles_y = -(-(by - 2 * ry) // _TILE)
@@ -123,11 +121,24 @@ def _separable_slab_energy(
             along_y[(a, b)] = full.reshape(-1, nx).take(
                 row_index, axis=0, out=_scratch.get(f"y{a}{b}", (len(rows), nx))
             )
-    kx = np.ascontiguousarray(_banded(fx, _TILE).transpose(0, 2, 1))  # (4, T + 2rx, T)
-    width = bx - 2 * rx
+    return along_y
+
+
+def _energy_along_x(
+    along_y: dict[tuple[int, int], np.ndarray], cols_mask: np.ndarray, model: LocalModel
+) -> np.ndarray:
+    """|Pᵀ R|² at the masked points (C order) from the lines of :func:`_rows_along_zy`.
+
+    The x correlations (filter c) run in tiles of ``_TILE`` columns, ``_ROW_BATCH`` rows at a
+    time; ``cols_mask`` (len(rows), output width) marks the masked points of each row.
+    """
+    rx = model.radius_vox[2]
+    n_rows, width = cols_mask.shape
+    tiles_x = (along_y[(0, 0)].shape[1] - 2 * rx) // _TILE
+    kx = np.ascontiguousarray(_banded(model.axes[2].filters, _TILE).transpose(0, 2, 1))
     parts = []
-    for r0 in range(0, len(rows), _ROW_BATCH):
-        r1 = min(r0 + _ROW_BATCH, len(rows))
+    for r0 in range(0, n_rows, _ROW_BATCH):
+        r1 = min(r0 + _ROW_BATCH, n_rows)
         count = (r1 - r0) * tiles_x
         responses = _scratch.get("responses", (len(TRIPLES), count, _TILE))
         tiles = _scratch.get("tiles", (r1 - r0, tiles_x, _TILE + 2 * rx))
@@ -143,6 +154,20 @@ def _separable_slab_energy(
         energy = np.einsum("ij,ij->j", coords, coords).reshape(r1 - r0, tiles_x * _TILE)
         parts.append(energy[:, :width][cols_mask[r0:r1]])
     return np.concatenate(parts)
+
+
+def _separable_slab_energy(
+    block: np.ndarray, rows: np.ndarray, cols_mask: np.ndarray, model: LocalModel
+) -> np.ndarray:
+    """|Pᵀ R|² at the masked points of one slab, in C order (multiply by 1/σ² for the LRS).
+
+    ``block`` holds the input with margins r on every side of the slab's output region;
+    ``rows`` are the (z, y) output rows that contain masked points and ``cols_mask`` the
+    boolean mask restricted to those rows, shape (len(rows), n_x). The 1-D correlations run as
+    products with banded matrices (BLAS): z over the whole slab, y in tiles of ``_TILE`` rows,
+    x in tiles of ``_TILE`` columns on the masked rows only; all in double precision.
+    """
+    return _energy_along_x(_rows_along_zy(block, rows, model), cols_mask, model)
 
 
 def _fft_slab_energy(
@@ -249,6 +274,29 @@ def _slab_thickness(route: str, plane_voxels: int, rz: int, map_voxels: int) -> 
     return int(max(2 * rz + 1, budget // (6 * plane) - 2 * rz))
 
 
+def _plan_slabs(
+    mask: np.ndarray,
+    bounds: list[tuple[int, int]],
+    radius_vox: tuple[int, ...],
+    route: str | None,
+) -> tuple[str, int]:
+    """(route, output planes per slab) over the interior bounding box ``bounds`` (z, y, x).
+
+    ``route`` None: :func:`choose_route` decides for a separable-sized slab from the fraction
+    of (z, y) rows holding mask voxels. The thickness is capped at the box's z extent.
+    """
+    rz, ry, rx = radius_vox
+    (z_first, z_last), (y0, y1), (x0, x1) = bounds
+    plane_voxels = (y1 - y0 + 2 * ry) * (x1 - x0 + 2 * rx)
+    if route is None:
+        thickness = _slab_thickness("separable", plane_voxels, rz, mask.size)
+        rows_used = float(mask[z_first:z_last, y0:y1, x0:x1].any(axis=2).mean())
+        shape = (thickness + 2 * rz, y1 - y0 + 2 * ry, x1 - x0 + 2 * rx)
+        route = choose_route(shape, rows_used, radius_vox)
+    thickness = min(_slab_thickness(route, plane_voxels, rz, mask.size), z_last - z_first)
+    return route, thickness
+
+
 def lrs_at_mask(
     volume: np.ndarray,
     mask: np.ndarray,
@@ -274,13 +322,7 @@ def lrs_at_mask(
         return result
     rz, ry, rx = model.radius_vox
     (z_first, z_last), (y0, y1), (x0, x1) = bounds
-    plane_voxels = (y1 - y0 + 2 * ry) * (x1 - x0 + 2 * rx)
-    if route is None:
-        thickness = _slab_thickness("separable", plane_voxels, rz, volume.size)
-        rows_used = float(mask[z_first:z_last, y0:y1, x0:x1].any(axis=2).mean())
-        shape = (thickness + 2 * rz, y1 - y0 + 2 * ry, x1 - x0 + 2 * rx)
-        route = choose_route(shape, rows_used, model.radius_vox)
-    thickness = min(_slab_thickness(route, plane_voxels, rz, volume.size), z_last - z_first)
+    route, thickness = _plan_slabs(mask, bounds, model.radius_vox, route)
     compute = _fft_slab_energy if route == "fft" else _separable_slab_energy
     # where each plane's mask voxels start in the C-order list of mask voxels
     plane_start = np.concatenate([[0], np.cumsum(mask.sum(axis=(1, 2)))])

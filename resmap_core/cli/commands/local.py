@@ -7,7 +7,7 @@ import time
 
 from resmap_core.cli.commands._common import add_common, require_suffix
 from resmap_core.cli.commands._scan_options import add_scan_options, params_from_args, read_inputs
-from resmap_core.localres.scan import run_local, write_result
+from resmap_core.localres.scan import compute_local, write_result
 from resmap_core.progress import Progress
 
 
@@ -32,12 +32,11 @@ def run(args: argparse.Namespace) -> int:
     progress = Progress(args.quiet)
     params = params_from_args(args)
     maps, mask, mask_path = read_inputs(args)
-    volume, record = run_local(maps, mask, params, mask_path, args.threads, progress)
+    volume, record = compute_local(maps, mask, params, mask_path, args.threads, progress)
     write_result(args.out, volume, record, maps[0].geometry, time.perf_counter() - start)
-    median = record["median_A"]
+    median = record.median_A
     progress.say(
-        f"median {median:.2f} Å, unresolved "
-        f"{100 * record['unresolved_fraction']:.1f} % -> {args.out}"
+        f"median {median:.2f} Å, unresolved {100 * record.unresolved_fraction:.1f} % -> {args.out}"
         if median is not None
         else f"no voxel resolved -> {args.out}"
     )

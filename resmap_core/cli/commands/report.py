@@ -1,18 +1,25 @@
-"""``resmap report`` (one dataset's HTML report) and ``resmap report-index`` (the run index)."""
+"""``resmap report`` (one dataset's HTML report) and ``resmap report-index`` (the run index).
+
+:mod:`resmap_core.report` is imported inside the run functions, so that ``resmap --help`` and
+the other commands load neither Matplotlib nor Jinja2.
+"""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from resmap_core.errors import InputError
-from resmap_core.report.build import ReportInputs, build_index, build_report
+from resmap_core.cli.commands._common import require_suffix
+
+_HTML = (".html", ".htm")
 
 
 def _run_report(args: argparse.Namespace) -> int:
     """Build one dataset's report from the parsed arguments."""
-    if not args.out.lower().endswith((".html", ".htm")):
-        raise InputError(f"{args.out}: --out must end with .html.")
+    require_suffix(args.out, _HTML, "--out")  # before the imports: a wrong name fails at once
+    from resmap_core.report.build import build_report
+    from resmap_core.report.load import ReportInputs
+
     opt = {
         k: (Path(v) if v is not None else None)
         for k, v in (
@@ -34,8 +41,9 @@ def _run_report(args: argparse.Namespace) -> int:
 
 def _run_index(args: argparse.Namespace) -> int:
     """Build the index page of a run."""
-    if not args.out.lower().endswith((".html", ".htm")):
-        raise InputError(f"{args.out}: --out must end with .html.")
+    require_suffix(args.out, _HTML, "--out")
+    from resmap_core.report.index import build_index
+
     build_index(Path(args.out), [Path(s) for s in args.sources], quiet=args.quiet)
     return 0
 

@@ -1,12 +1,16 @@
-"""``resmap wfsc``: windowed (local) FSC resolution maps at FSC 0.5 and 0.143."""
+"""``resmap wfsc``: windowed (local) FSC resolution maps at FSC 0.5 and 0.143.
+
+Parse, call :mod:`resmap_core.fsc` (box-centre mask, windowed FSC, summaries), write the two
+maps and WFSC.json. The library is imported inside :func:`run`, so that ``resmap --help`` does
+not load NumPy and SciPy.
+"""
 
 from __future__ import annotations
 
 import argparse
 import time
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from resmap_core.cli.commands._common import (
     add_common,
@@ -16,14 +20,23 @@ from resmap_core.cli.commands._common import (
     probability,
     require_suffix,
 )
-from resmap_core.cli.commands.fsc import add_half_map_arguments, automatic_mask
-from resmap_core.errors import InputError
-from resmap_core.fsc.gold_standard import Crossing, crossing_text
-from resmap_core.fsc.windowed import DEFAULT_BOX, DEFAULT_STEP, bound_fractions, windowed_fsc
-from resmap_core.io.atomic import write_json
-from resmap_core.io.mrc import read_half_maps, read_mask, sha256_file, write_map
-from resmap_core.io.summary import resolution_summary, versions
-from resmap_core.progress import Progress
+from resmap_core.cli.commands.fsc import add_half_map_arguments
+
+if TYPE_CHECKING:  # annotations only: nothing heavy is imported with the parser
+    import numpy as np
+
+    from resmap_core.io.mrc import MapData
+    from resmap_core.io.records.fsc import WFSCRecord, WFSCSummary
+    from resmap_core.progress import Progress
+
+# Literal copies of library constants, so that building the parser imports no NumPy;
+# tests/test_wfsc.py checks that they match resmap_core.fsc.windowed.
+#: resmap_core.fsc.windowed.DEFAULT_BOX (voxels)
+DEFAULT_BOX = 20
+#: resmap_core.fsc.windowed.DEFAULT_STEP (voxels)
+DEFAULT_STEP = 2
+#: resmap_core.fsc.windowed.MIN_BOX (voxels)
+MIN_BOX = 4
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -38,7 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, help="output map, e.g. WFSC.mrc")
     parser.add_argument(
         "--box",
-        type=bounded(positive_int, low=4),
+        type=bounded(positive_int, low=MIN_BOX),
         default=DEFAULT_BOX,
         help="box edge, voxels (20)",
     )
@@ -61,10 +74,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _other_cutoff(cutoff: float) -> float:
-    return 0.5 if np.isclose(cutoff, 0.143) else 0.143
-
-
 def cutoff_path(out: str, cutoff: float) -> Path:
     """OUT_0143.mrc / OUT_05.mrc beside ``out`` (digits of the cutoff without the point)."""
     p = Path(out)
@@ -73,36 +82,47 @@ def cutoff_path(out: str, cutoff: float) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Execute ``resmap wfsc``."""
+    """Execute ``resmap wfsc``: read, choose the box centres, measure, write both maps and
+    WFSC.json."""
     start = time.perf_counter()
     require_suffix(args.out, (".mrc", ".map"), "--out")
-    if args.box < 4:
-        raise InputError(f"--box {args.box}: the box must be at least 4 voxels.")
-    if args.step < 1:
-        raise InputError(f"--step {args.step}: the step must be at least 1 voxel.")
-    if not args.cutoff < 1:
-        raise InputError(f"--cutoff {args.cutoff}: an FSC cutoff must lie in (0, 1).")
+    from resmap_core.errors import InputError
+    from resmap_core.fsc.masks import box_centre_mask
+    from resmap_core.fsc.windowed_summary import summary_text
+    from resmap_core.io.mrc import read_half_maps
+    from resmap_core.progress import Progress
+
     progress = Progress(args.quiet)
     h1, h2 = read_half_maps(args.half1, args.half2, args.voxel_size)
-    # The mask only chooses the box centres (voxels > 0.5, given or automatic); it never
-    # multiplies the maps (each box has its own Hann taper), so no edge is ever added to it.
-    if args.mask:
-        mask = read_mask(args.mask, h1.geometry, check_voxel_size=args.voxel_size is None)
-        source = "given"
-    else:
-        mask = automatic_mask(h1, h2, progress)
-        source = "auto"
-        if mask is None:
-            raise InputError(
-                f"{args.half1}: no --mask given and the automatic mask found no particle; "
-                "pass --mask."
-            )
-    other = _other_cutoff(args.cutoff)
+    chosen = box_centre_mask(args.mask, h1, h2, args.voxel_size is not None, progress)
+    if chosen is None:
+        raise InputError(
+            f"{args.half1}: no --mask given and the automatic mask found no particle; pass --mask."
+        )
+    mask, source = chosen
+    summaries, outputs = _write_maps(args, h1, h2, mask, progress)
+    record = _write_record(args, h1, int(mask.sum()), source, summaries, outputs, start)
+    spacing = h1.geometry.spacing_zyx_A
+    progress.say(f"{summary_text(record.summary, args.cutoff, spacing)} -> {args.out}")
+    return 0
+
+
+def _write_maps(
+    args: argparse.Namespace, h1: MapData, h2: MapData, mask: np.ndarray, progress: Progress
+) -> tuple[dict[float, WFSCSummary], dict[float, Path]]:
+    """Windowed FSC at ``--cutoff`` and the other cutoff; writes both maps and returns, per
+    cutoff, the summary inside ``mask`` and the file written (``--cutoff``'s first)."""
+    from resmap_core.fsc.windowed import other_cutoff, windowed_fsc, with_outside
+    from resmap_core.fsc.windowed_summary import windowed_summary
+    from resmap_core.io.mrc import write_map
+
+    other = other_cutoff(args.cutoff)
+    spacing = h1.geometry.spacing_zyx_A
     maps = windowed_fsc(
         h1.data,
         h2.data,
         mask,
-        h1.geometry.spacing_zyx_A,
+        spacing,
         box=args.box,
         step=args.step,
         cutoffs=(args.cutoff, other),
@@ -111,61 +131,46 @@ def run(args: argparse.Namespace) -> int:
         threads=args.threads,
         progress=progress,
     )
-    geometry = h1.geometry
     outputs = {args.cutoff: Path(args.out), other: cutoff_path(args.out, other)}
     summaries = {}
     for cutoff, path in outputs.items():
-        values = maps[cutoff]
-        summary = resolution_summary(values[mask])
-        bounds = bound_fractions(values[mask], args.box, geometry.spacing_zyx_A)
-        summaries[cutoff] = summary | {
-            "bounds": bounds,
-            "median_bound": summary_bound(summary["median_A"], bounds),
-        }
-        volume = np.where(mask & np.isfinite(values), values, args.outside)
-        write_map(path, volume, geometry, label=f"windowed FSC {cutoff:g} resolution (A)")
-    record = summaries[args.cutoff] | {
-        "box_vox": args.box,
-        "step_vox": args.step,
-        "cutoff": args.cutoff,
-        "corrected": bool(args.correct),
-        "seed": args.seed,
-        "outside_value": "nan" if np.isnan(args.outside) else args.outside,
-        "mask_voxels": int(mask.sum()),
-        "mask": {"source": source, "path": args.mask},
-        "voxel_size_A": list(geometry.voxel_size_A),
-        "other_cutoff": {"cutoff": other, "path": outputs[other].name, **summaries[other]},
-        "inputs": [{"path": p, "sha256": sha256_file(p)} for p in (args.half1, args.half2)],
-        "versions": versions(),
-        "seconds": round(time.perf_counter() - start, 3),
-    }
-    write_json(Path(args.out).with_suffix(".json"), record)
-    progress.say(f"{progress_text(record)} -> {args.out}")
-    return 0
+        summaries[cutoff] = windowed_summary(maps[cutoff][mask], args.box, spacing)
+        volume = with_outside(maps[cutoff], mask, args.outside)
+        write_map(path, volume, h1.geometry, label=f"windowed FSC {cutoff:g} resolution (A)")
+    return summaries, outputs
 
 
-def summary_bound(value_A: float | None, bounds: dict) -> str | None:
-    """Whether a summary value (e.g. the median) is itself a bound of :func:`bound_fractions`."""
-    if value_A is None:
-        return None
-    if np.isclose(value_A, bounds["better_than"]["value_A"], rtol=1e-9):
-        return "better_than"
-    if value_A > bounds["worse_than"]["value_A"]:
-        return "worse_than"
-    return None
+def _write_record(
+    args: argparse.Namespace,
+    h1: MapData,
+    mask_voxels: int,
+    source: str,
+    summaries: dict[float, WFSCSummary],
+    outputs: dict[float, Path],
+    start: float,
+) -> WFSCRecord:
+    """Write WFSC.json beside ``--out`` (docs/outputs.md) and return it; ``start`` is the
+    command's start (``time.perf_counter``)."""
+    from resmap_core.io.atomic import write_json
+    from resmap_core.io.records.fsc import InputFile, OtherCutoff, WFSCMask, WFSCRecord
+    from resmap_core.io.summary import versions
 
-
-def progress_text(record: dict) -> str:
-    """The result line: median at the cutoff, and how much of the mask is a bound, in words."""
-    median = record["median_A"]
-    if median is None:
-        return "no voxel resolved"
-    nyquist = 2.0 * max(record["voxel_size_A"])
-    bounds = record["bounds"]
-    median_text = crossing_text(Crossing(median, record["median_bound"]), nyquist)
-    parts = [f"median {median_text} at FSC {record['cutoff']:g}"]
-    for kind, where in (("better_than", "of the mask "), ("worse_than", "")):
-        if bounds[kind]["fraction"] > 0:
-            limit = crossing_text(Crossing(bounds[kind]["value_A"], kind), nyquist)
-            parts.append(f"{100 * bounds[kind]['fraction']:.1f} % {where}{limit}")
-    return "; ".join(parts)
+    _, other = outputs  # --cutoff's map first, then the other cutoff's
+    record = WFSCRecord(
+        summary=summaries[args.cutoff],
+        box_vox=args.box,
+        step_vox=args.step,
+        cutoff=args.cutoff,
+        corrected=bool(args.correct),
+        seed=args.seed,
+        outside_value=args.outside,
+        mask_voxels=mask_voxels,
+        mask=WFSCMask(source, args.mask),
+        voxel_size_A=tuple(h1.voxel_size_A),
+        other_cutoff=OtherCutoff(other, outputs[other].name, summaries[other]),
+        inputs=(InputFile.hashed(args.half1), InputFile.hashed(args.half2)),
+        versions=versions(),
+        seconds=round(time.perf_counter() - start, 3),
+    )
+    write_json(Path(args.out).with_suffix(".json"), record.to_json())
+    return record

@@ -1,0 +1,59 @@
+"""Reading values out of the JSON records the report takes (contracts in docs/outputs.md).
+
+Records come from other tools and older versions, so every field is read defensively: a value
+that is absent, not a number or not finite reads as None rather than failing the report.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+from resmap_core.errors import InputError
+
+
+def finite_float(value: Any) -> float | None:
+    """``float(value)`` when that is a finite number (numbers and numeric text), else None.
+
+    Unlike :func:`resmap_core.io.emdb.float_or_none` (header text), JSON values of any type are
+    accepted and NaN/∞ read as absent, so they never reach a table or a figure.
+    """
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def sidecar_json(map_path: Path) -> Path:
+    """``X.json`` beside ``X.mrc`` (also for ``.map``, ``.ccp4``, ``.mrcs`` and ``.gz`` names)."""
+    name = map_path.name
+    if name.lower().endswith(".gz"):
+        name = name[: -len(".gz")]
+    stem = re.sub(r"\.(mrc|map|ccp4|mrcs)$", "", name, flags=re.IGNORECASE)
+    return map_path.with_name(stem + ".json")
+
+
+def read_json(path: Path, what: str) -> dict:
+    """Read a JSON object, or raise InputError naming the file and ``what`` it should hold."""
+    if not path.is_file():
+        raise InputError(f"{path}: no such file ({what}).")
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: not valid JSON ({what}): {exc}.") from None
+    if not isinstance(record, dict):
+        raise InputError(f"{path}: expected a JSON object ({what}).")
+    return record
+
+
+def flatten(prefix: str, value: Any, out: list[tuple[str, str]]) -> None:
+    """Append nested parameters to ``out`` as (dotted key, JSON text) rows, keys sorted."""
+    if isinstance(value, dict):
+        for k in sorted(value, key=str):
+            flatten(f"{prefix}.{k}" if prefix else str(k), value[k], out)
+    else:
+        out.append((prefix, json.dumps(value, sort_keys=True, default=str)))
