@@ -20,6 +20,17 @@ import yaml
 from resmap_core.io.mrc import MapGeometry, write_map
 
 REPO = Path(__file__).resolve().parents[1]
+DEMO = REPO / "demo"
+
+#: Three wavelengths and no windowed FSC: the smallest run that still exercises every stage.
+REDUCED = {
+    "min_res": 4.0,
+    "max_res": 8.0,
+    "step_res": 2.0,
+    "windowed_fsc": {"enabled": False},
+}
+#: ``resmap local`` options giving the map of a :data:`REDUCED` run.
+REDUCED_OPTIONS = ["--min-res", "4", "--max-res", "8", "--step-res", "2"]
 
 
 # ---- loopback EMDB mirror --------------------------------------------------------------------
@@ -237,3 +248,25 @@ def run_snakemake(
 def pass_files(workdir: Path, dataset: str) -> list[Path]:
     """The per-wavelength statistic files written so far."""
     return sorted((workdir / "results" / dataset / "passes").glob("lambda_*A.npz"))
+
+
+def resmap_local_demo(out: Path, *options: str) -> subprocess.CompletedProcess:
+    """``resmap local`` on the demo's half maps and mask, writing ``out`` (quiet)."""
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "resmap_core",
+            "local",
+            str(DEMO / "demo_half_map_1.mrc.gz"),
+            str(DEMO / "demo_half_map_2.mrc.gz"),
+            "--mask",
+            str(DEMO / "demo_mask.mrc.gz"),
+            "--out",
+            str(out),
+            "--quiet",
+            *options,
+        ],
+        capture_output=True,
+        text=True,
+    )

@@ -1,16 +1,24 @@
-"""Bad input to `resmap local`: one line on stderr, exit status 2, no output left behind."""
+"""Bad input to `resmap local`: one line on stderr, exit status 2, no output left behind.
+
+Also how the command line starts: the sub-command table of ``resmap_core.cli.main`` against the
+command modules, and which libraries building the parsers imports.
+"""
 
 from __future__ import annotations
 
+import argparse
+import importlib
+import json
 import shutil
 import subprocess
 import sys
+import textwrap
 
 import mrcfile
 import numpy as np
 import pytest
 
-from resmap_core.cli.main import main
+from resmap_core.cli.main import COMMANDS, main
 from resmap_core.io.mrc import MapGeometry, write_map
 from resmap_core.testing.phantoms import band_limited_noise, half_maps, radius_A
 
@@ -262,3 +270,80 @@ def test_console_command_refuses_bad_values_without_traceback(workdir, tmp_path,
     assert proc.returncode == 2, proc.stderr
     assert extra[0] in _assert_one_error_line(proc.stderr, "local")
     assert not out.exists() and not out.with_suffix(".json").exists()
+
+
+# --- start-up: the table of sub-commands and what the parsers import ---------------------------
+
+#: Libraries that only the report (Matplotlib, Jinja2) or the workflow (pandas, Snakemake) need.
+HEAVY = ("matplotlib", "jinja2", "pandas", "snakemake")
+
+
+def _modules_imported_by(code: str) -> set[str]:
+    """The names in ``sys.modules`` after ``code`` runs in a fresh interpreter.
+
+    ``code`` may call ``main``; its exit (``--help``, a usage error) and output are swallowed.
+    """
+    script = (
+        "import io, json, sys\n"
+        "from contextlib import redirect_stderr, redirect_stdout\n"
+        "with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):\n"
+        "    try:\n"
+        f"{textwrap.indent(textwrap.dedent(code).strip(), ' ' * 8)}\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return set(json.loads(proc.stdout))
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "from resmap_core.cli.main import build_parser; build_parser()",
+        "from resmap_core.cli.main import main; main(['--help'])",
+    ],
+    ids=["build_parser", "--help"],
+)
+def test_top_level_help_imports_no_command_module_and_no_heavy_library(code):
+    modules = _modules_imported_by(code)
+    assert not [m for m in modules if m.startswith("resmap_core.cli.commands.")]
+    assert not [m for m in HEAVY if m in modules]
+
+
+@pytest.mark.parametrize(
+    "argv", [["local", "--help"], ["pass", "--help"], ["local"], ["pass"]], ids=" ".join
+)
+def test_scan_commands_import_neither_report_nor_workflow_libraries(argv):
+    modules = _modules_imported_by(f"from resmap_core.cli.main import main; main({argv!r})")
+    assert not [m for m in HEAVY if m in modules]
+    # only the chosen command's module is imported
+    chosen = next(c.module for c in COMMANDS if c.name == argv[0])
+    loaded = {m.rsplit(".", 1)[1] for m in modules if m.startswith("resmap_core.cli.commands.")}
+    assert chosen in loaded
+    assert not loaded & ({c.module for c in COMMANDS} - {chosen})
+
+
+@pytest.mark.parametrize("module", sorted({c.module for c in COMMANDS}))
+def test_command_table_names_and_help_are_those_the_module_registers(module):
+    """``resmap --help`` lists the table; the module's own parsers must say the same."""
+    sub = argparse.ArgumentParser().add_subparsers()
+    importlib.import_module(f"resmap_core.cli.commands.{module}").register(sub)
+    registered = {action.dest: action.help for action in sub._choices_actions}
+    listed = {c.name: c.help for c in COMMANDS if c.module == module}
+    assert registered == listed
+
+
+def test_no_library_module_needs_the_workflow_extra():
+    """pandas, PyYAML, jsonschema and Snakemake come only with ``pip install .[workflow]``."""
+    modules = _modules_imported_by(
+        """
+        import importlib, pkgutil, resmap_core
+        for info in pkgutil.walk_packages(resmap_core.__path__, "resmap_core."):
+            if not info.name.endswith("__main__"):
+                importlib.import_module(info.name)
+        """
+    )
+    assert "resmap_core.report.build" in modules  # every module was imported
+    assert not [m for m in ("pandas", "yaml", "jsonschema", "snakemake") if m in modules]

@@ -10,11 +10,18 @@ import importlib.util
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from _workflow_helpers import REPO, copy_workflow, run_snakemake, write_config
+from _workflow_helpers import (
+    REDUCED,
+    REDUCED_OPTIONS,
+    REPO,
+    copy_workflow,
+    resmap_local_demo,
+    run_snakemake,
+    write_config,
+)
 
 MISSING = [t for t in ("slurmctld", "slurmd", "munged", "sbatch", "squeue") if not shutil.which(t)]
 pytestmark = [
@@ -28,7 +35,6 @@ pytestmark = [
     pytest.mark.skipif(shutil.which("resmap") is None, reason="resmap is not installed"),
 ]
 SCRIPT = REPO / "scripts" / "slurm-local.sh"
-REDUCED = {"min_res": 4.0, "max_res": 8.0, "step_res": 2.0, "wfsc": False}
 
 
 @pytest.fixture()
@@ -58,30 +64,7 @@ def test_demo_through_the_slurm_profile_matches_resmap_local(cluster: dict, tmp_
     ).stdout.split()
     assert len(submitted) >= 5, submitted  # prepare, wavelengths, 3 passes, fdr, fsc, report...
     reference = tmp_path / "local.mrc"
-    demo = REPO / "demo"
-    local = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "resmap_core",
-            "local",
-            str(demo / "demo_half_map_1.mrc.gz"),
-            str(demo / "demo_half_map_2.mrc.gz"),
-            "--mask",
-            str(demo / "demo_mask.mrc.gz"),
-            "--out",
-            str(reference),
-            "--quiet",
-            "--min-res",
-            "4",
-            "--max-res",
-            "8",
-            "--step-res",
-            "2",
-        ],
-        capture_output=True,
-        text=True,
-    )
+    local = resmap_local_demo(reference, *REDUCED_OPTIONS)
     assert local.returncode == 0, local.stderr
     produced = work / "results" / "demo" / "local_resolution.mrc"
     assert produced.read_bytes() == reference.read_bytes()

@@ -12,19 +12,21 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from _workflow_helpers import (
+    DEMO,
+    REDUCED,
     REPO,
     MirrorServer,
     add_entry,
     copy_workflow,
     header_xml,
     pass_files,
+    resmap_local_demo,
     run_snakemake,
     snakemake_cmd,
     write_config,
@@ -35,10 +37,6 @@ from resmap_core.io.mrc import read_map
 pytestmark = pytest.mark.skipif(
     shutil.which("resmap") is None, reason="the resmap console script is not installed"
 )
-
-# Three wavelengths and no windowed FSC: the smallest run that still exercises every stage.
-REDUCED = {"min_res": 4.0, "max_res": 8.0, "step_res": 2.0, "wfsc": False}
-DEMO = REPO / "demo"
 
 
 def local_map(workdir: Path, dataset: str = "demo") -> Path:
@@ -69,9 +67,9 @@ def reduced_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 # ---- end to end --------------------------------------------------------------------------
 
 
-def test_demo_runs_end_to_end_within_three_minutes(full_demo: tuple[Path, float]) -> None:
-    work, seconds = full_demo
-    assert seconds < 180, f"demo took {seconds:.0f} s on 2 cores"
+def test_demo_runs_end_to_end(full_demo: tuple[Path, float]) -> None:
+    # run time is a benchmark figure (docs/workflow.md), not a test: CI machines are shared
+    work, _ = full_demo
     for rel in [
         "resources/demo/meta.json",
         "results/demo/prepared.npz",
@@ -94,23 +92,7 @@ def test_demo_map_is_byte_identical_to_resmap_local(
 ) -> None:
     work, _ = full_demo
     out = tmp_path / "local.mrc"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "resmap_core",
-            "local",
-            str(DEMO / "demo_half_map_1.mrc.gz"),
-            str(DEMO / "demo_half_map_2.mrc.gz"),
-            "--mask",
-            str(DEMO / "demo_mask.mrc.gz"),
-            "--out",
-            str(out),
-            "--quiet",
-        ],
-        capture_output=True,
-        text=True,
-    )
+    proc = resmap_local_demo(out)
     assert proc.returncode == 0, proc.stderr
     assert out.read_bytes() == local_map(work).read_bytes()
 
@@ -147,7 +129,7 @@ def test_provenance_records_inputs_code_and_run_times(full_demo: tuple[Path, flo
     roles = {item["role"]: item for item in prov["inputs"]}
     assert set(roles) == {"half1", "half2", "mask"}
     from resmap_core.io.mrc import sha256_file
-    from resmap_core.pipeline.support import package_fingerprint
+    from resmap_core.pipeline.fingerprint import package_fingerprint
 
     assert roles["half1"]["sha256"] == sha256_file(DEMO / "demo_half_map_1.mrc.gz")
     assert prov["code_fingerprint"] == package_fingerprint()
@@ -256,7 +238,7 @@ def test_emdb_entry_is_fetched_and_gives_the_same_map_as_local_files(
 
 
 def test_package_fingerprint_changes_with_any_source_edit_only(tmp_path: Path) -> None:
-    from resmap_core.pipeline.support import package_fingerprint
+    from resmap_core.pipeline.fingerprint import package_fingerprint
 
     copy = tmp_path / "resmap_core"
     shutil.copytree(REPO / "resmap_core", copy, ignore=shutil.ignore_patterns("__pycache__"))
@@ -266,13 +248,13 @@ def test_package_fingerprint_changes_with_any_source_edit_only(tmp_path: Path) -
     (copy / "__pycache__" / "x.py").write_text("ignored")
     (copy / "notes.txt").write_text("not code")
     assert package_fingerprint(copy) == original
-    scan = copy / "atomic.py"
-    scan.write_text(scan.read_text() + "\n# edit\n")
+    source = copy / "io" / "atomic.py"
+    source.write_text(source.read_text() + "\n# edit\n")
     assert package_fingerprint(copy) != original
 
 
 def test_pass_resources_grow_with_the_box_and_shrink_with_threads() -> None:
-    from resmap_core.pipeline.support import pass_resources
+    from resmap_core.pipeline.resources import pass_resources
 
     small, large = pass_resources([64, 64, 64]), pass_resources([400, 400, 400])
     assert large["mem_mb"] > small["mem_mb"] >= 400
@@ -283,7 +265,7 @@ def test_pass_resources_grow_with_the_box_and_shrink_with_threads() -> None:
 
 
 def test_benchmark_files_are_read_into_seconds_and_memory(tmp_path: Path) -> None:
-    from resmap_core.pipeline.support import read_benchmarks
+    from resmap_core.pipeline.provenance import read_benchmarks
 
     (tmp_path / "fdr.tsv").write_text(
         "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
@@ -310,11 +292,17 @@ def bare(tmp_path: Path) -> Path:
         ({"p_valu": 0.05}, "p_valu"),
         ({"p_value": 2}, "2 is greater than the maximum of 0.5"),
         ({"fdr_mode": "both"}, "'both' is not one of"),
-        ({"fsc": {"box": 20, "cutoff": 0.3}}, "0.3 is not one of"),
+        ({"windowed_fsc": {"box": 20, "cutoff": 0.3}}, "0.3 is not one of"),
         ({"datasets": {"d": {"half1": "a.mrc", "half2": "b.mrc", "pvalue": 0.1}}}, "pvalue"),
         ({"datasets": {"d": {"emdb": "EMD-1", "half1": "a", "half2": "b"}}}, "datasets"),
         ({"datasets": {"d": {"emdb": "11638"}}}, "does not match"),
         ({"datasets": {"bad name": {"map": "m.mrc"}}}, "bad name"),
+        ({"wfsc": False}, "the key 'wfsc' is now 'windowed_fsc.enabled'"),
+        ({"fsc": {"box": 24}}, "the key 'fsc.box' is now 'windowed_fsc.box'"),
+        (
+            {"datasets": {"d": {"map": "m.mrc", "fsc": {"cutoff": 0.143}}}},
+            "dataset d: the key 'fsc.cutoff' is now 'windowed_fsc.cutoff'",
+        ),
     ],
 )
 def test_invalid_config_stops_before_any_job_naming_the_problem(
@@ -339,14 +327,17 @@ def test_shipped_sheet_and_emdb_example_are_valid(bare: Path) -> None:
 def test_dataset_sheet_adds_datasets_and_is_validated(bare: Path) -> None:
     sheet = bare / "config" / "more.tsv"
     sheet.write_text(
-        "dataset\thalf1\thalf2\tp_value\tfdr_mode\n"
-        "again\tdemo/demo_half_map_1.mrc.gz\tdemo/demo_half_map_2.mrc.gz\t0.01\tglobal\n"
+        "dataset\thalf1\thalf2\tp_value\tfdr_mode\twindowed_fsc.enabled\n"
+        "again\tdemo/demo_half_map_1.mrc.gz\tdemo/demo_half_map_2.mrc.gz\t0.01\tglobal\tfalse\n"
     )
     write_config(bare, {"sheet": "config/more.tsv"})
     proc = run_snakemake(bare, "-n")
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert "Preparing the maps of dataset again" in proc.stdout
     assert "Preparing the maps of dataset demo" in proc.stdout
+    # the dotted column reaches the windowed_fsc section of that dataset only
+    assert "Computing the windowed FSC of dataset demo" in proc.stdout
+    assert "Computing the windowed FSC of dataset again" not in proc.stdout
     sheet.write_text("dataset\thalf1\thalf2\tp_value\nx\ta\tb\tzero\n")
     proc = run_snakemake(bare, "-n")
     assert proc.returncode != 0

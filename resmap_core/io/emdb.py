@@ -29,11 +29,11 @@ from dataclasses import dataclass, field
 from http.client import HTTPException
 from pathlib import Path
 
+from resmap_core import defaults
 from resmap_core.errors import InputError
 from resmap_core.io.atomic import atomic_path, write_text
-from resmap_core.io.mrc import sha256_file
 
-DEFAULT_BASE_URL = "https://ftp.ebi.ac.uk/pub/databases/emdb"
+DEFAULT_BASE_URL = defaults.text("emdb_base_url")
 _CHUNK = 1 << 20
 _ACCESSION = re.compile(r"^(?:EMD[-_]?)?(\d{4,6})$", re.IGNORECASE)
 
@@ -49,9 +49,9 @@ class DownloadPolicy:
     The wait before retry ``k`` (1-based) is ``backoff_s * 2**(k-1)``.
     """
 
-    timeout_s: float = 60.0
-    retries: int = 4
-    backoff_s: float = 2.0
+    timeout_s: float = defaults.number("download.timeout_s")
+    retries: int = defaults.integer("download.retries")
+    backoff_s: float = defaults.number("download.backoff_s")
 
 
 @dataclass(frozen=True)
@@ -159,6 +159,9 @@ def verified_sha256(path: Path) -> str | None:
     side = _sidecar(path)
     if not (path.is_file() and side.is_file()):
         return None
+    # imported here: io.mrc brings NumPy and mrcfile, which downloading does not need
+    from resmap_core.io.mrc import sha256_file
+
     recorded = side.read_text().split()[0] if side.read_text().strip() else ""
     actual = sha256_file(path)
     return actual if recorded == actual else None

@@ -5,13 +5,16 @@ from __future__ import annotations
 import platform
 
 import numpy as np
-import scipy
 
 from resmap_core import __version__
 
 
 def versions() -> dict:
     """Versions of the software that computed a result."""
+    # imported here: SciPy takes tenths of a second to import, and the workflow's provenance
+    # record, which calls this in the Snakemake process, needs only its version string
+    import scipy
+
     return {
         "resmap_core": __version__,
         "numpy": np.__version__,

@@ -21,7 +21,8 @@ from itertools import product
 
 import numpy as np
 
-KERNELS = ("paper", "resmap-1.1")
+from resmap_core.defaults import KERNELS as KERNELS  # the one list of kernels
+
 """``paper``: W(u) = exp(−|u|²/2); ``resmap-1.1``: W(u) = exp(−|u|²), what the 2014 program ran."""
 
 H2_LINEAR_COEFFICIENT = 2.254

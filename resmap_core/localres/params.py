@@ -5,11 +5,11 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+from resmap_core.defaults import FDR_MODES, text
 from resmap_core.errors import InputError
 from resmap_core.localres.basis import KERNELS
 
-DEFAULT_KERNEL = "paper"
-FDR_MODES = ("per-wavelength", "global")
+DEFAULT_KERNEL = text("kernel")
 
 
 @dataclass(frozen=True)

@@ -14,22 +14,22 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from resmap_core.pipeline.support import package_fingerprint, pass_resources, read_shape
+from resmap_core.defaults import ANALYSIS, DOWNLOAD, config_defaults
+from resmap_core.pipeline.fingerprint import package_fingerprint
+from resmap_core.pipeline.resources import pass_resources, read_shape
 
-# Parameters a dataset may override, and their values when neither it nor the config sets them.
-DEFAULTS = {
-    "p_value": 0.05,
-    "min_res": None,
-    "max_res": None,
-    "step_res": 1.0,
-    "prewhiten": True,
-    "lowpass_check": True,
-    "kernel": "paper",
-    "fdr_mode": "per-wavelength",
-    "outside": "100",
-    "allow_single_map": False,
-    "wfsc": True,
-    "fsc": {"box": 20, "step": None, "cutoff": 0.5},
+# Parameters a dataset may override, and their values when neither it nor the config sets them
+# (sections such as windowed_fsc are dicts, merged key by key); then the download settings.
+# Both come from the one table of defaults, resmap_core/defaults.py.
+DEFAULTS = config_defaults(ANALYSIS)
+DOWNLOAD_DEFAULTS = config_defaults(DOWNLOAD)
+# Keys of earlier versions, and where their values go now: a config that still uses one stops
+# with this hint rather than with the schema's bare "unexpected property".
+RENAMED = {
+    "wfsc": "windowed_fsc.enabled",
+    "fsc.box": "windowed_fsc.box",
+    "fsc.step": "windowed_fsc.step",
+    "fsc.cutoff": "windowed_fsc.cutoff",
 }
 SHEET_SCHEMA = "../schemas/datasets.schema.yaml"
 DATASET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -52,6 +52,18 @@ def _sheet_value(column, text, kind, where):
             f"{where}: column {column!r} must be a {kind}, got {text!r}."
         ) from None
     return text
+
+
+def nest(record):
+    """``{"windowed_fsc.enabled": v}`` → ``{"windowed_fsc": {"enabled": v}}`` (sheet columns)."""
+    out = {}
+    for key, value in record.items():
+        *sections, last = key.split(".")
+        target = out
+        for section in sections:
+            target = target.setdefault(section, {})
+        target[last] = value
+    return out
 
 
 def read_sheet(path):
@@ -80,7 +92,7 @@ def read_sheet(path):
         name = record.pop("dataset")
         if name in datasets:
             raise WorkflowError(f"{path}: dataset {name!r} is listed twice.")
-        datasets[name] = record
+        datasets[name] = nest(record)
     return datasets
 
 
@@ -91,10 +103,30 @@ def normalise_outside(section):
         section["outside"] = "nan" if value != value else f"{value:g}"
 
 
+def has_key(section, dotted):
+    """Whether ``section`` holds the key ``dotted`` (``fsc.box``: ``box`` under ``fsc``)."""
+    for part in dotted.split("."):
+        if not isinstance(section, dict) or part not in section:
+            return False
+        section = section[part]
+    return True
+
+
+def check_renamed(section, where):
+    """Stop on a key of :data:`RENAMED`, naming its new place."""
+    for old, new in RENAMED.items():
+        if has_key(section, old):
+            raise WorkflowError(
+                f"{where}: the key {old!r} is now {new!r} (see config/README.md)."
+            )
+
+
 def load_datasets(cfg):
     """Validate the config, merge the sheet into it, validate again; return the datasets."""
+    check_renamed(cfg, "config")
     normalise_outside(cfg)
-    for entry in (cfg.get("datasets") or {}).values():
+    for name, entry in (cfg.get("datasets") or {}).items():
+        check_renamed(entry, f"dataset {name}")
         normalise_outside(entry)
     validate(cfg, schema="../schemas/config.schema.yaml", set_default=False)
     datasets = dict(cfg.get("datasets") or {})
@@ -132,10 +164,13 @@ def names_regex(names):
 
 
 def setting(dataset, key):
-    """A parameter for ``dataset``: its own value, else the config's, else the default."""
+    """A parameter for ``dataset``: its own value, else the config's, else the default.
+
+    A section (``windowed_fsc``, ``fsc``) is merged key by key in the same order.
+    """
     own = DATASETS[dataset]
-    if key == "fsc":
-        return {**DEFAULTS["fsc"], **config.get("fsc", {}), **own.get("fsc", {})}
+    if isinstance(DEFAULTS[key], dict):
+        return {**DEFAULTS[key], **config.get(key, {}), **own.get(key, {})}
     if key in own:
         return own[key]
     return config.get(key, DEFAULTS[key])
@@ -199,12 +234,13 @@ def emdb_accession(wildcards):
 def fetch_options(wildcards):
     """Command-line options of ``resmap fetch`` from the config."""
     own = DATASETS[wildcards.dataset]
-    download = config.get("download", {})
+    download = {**DOWNLOAD_DEFAULTS["download"], **config.get("download", {})}
+    base_url = config.get("emdb_base_url", DOWNLOAD_DEFAULTS["emdb_base_url"])
     options = [
-        f"--base-url {config.get('emdb_base_url', 'https://ftp.ebi.ac.uk/pub/databases/emdb')}",
-        f"--timeout {download.get('timeout_s', 60)}",
-        f"--retries {download.get('retries', 4)}",
-        f"--backoff {download.get('backoff_s', 2)}",
+        f"--base-url {base_url}",
+        f"--timeout {download['timeout_s']}",
+        f"--retries {download['retries']}",
+        f"--backoff {download['backoff_s']}",
     ]
     if setting(wildcards.dataset, "allow_single_map"):
         options.append("--allow-single-map")
@@ -305,20 +341,19 @@ def voxel_option(wildcards):
 
 def wfsc_options(wildcards):
     """Command-line options of ``resmap wfsc``."""
-    fsc = setting(wildcards.dataset, "fsc")
+    windowed = setting(wildcards.dataset, "windowed_fsc")
     options = [
-        f"--box {fsc['box']}",
-        f"--cutoff {fsc['cutoff']}",
+        f"--box {windowed['box']}",
+        f"--step {windowed['step']}",
+        f"--cutoff {windowed['cutoff']}",
         voxel_option(wildcards),
     ]
-    if fsc.get("step"):
-        options.append(f"--step {fsc['step']}")
-    return " ".join(options)
+    return " ".join(o for o in options if o)
 
 
 def wants_wfsc(wildcards):
     """Windowed FSC runs for split-mode datasets that did not switch it off."""
-    return is_split(wildcards) and setting(wildcards.dataset, "wfsc")
+    return is_split(wildcards) and setting(wildcards.dataset, "windowed_fsc")["enabled"]
 
 
 def final_outputs(wildcards):
@@ -422,7 +457,7 @@ def fsc_options(wildcards, input):
     options = [voxel_option(wildcards)]
     if "mask" in input.keys():
         options.append(f"--mask {input.mask}")
-    soft_edge = setting(wildcards.dataset, "fsc").get("soft_edge")
+    soft_edge = setting(wildcards.dataset, "fsc")["soft_edge"]
     if soft_edge is not None:
         options.append(f"--soft-edge {soft_edge}")
     return " ".join(o for o in options if o)

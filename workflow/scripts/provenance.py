@@ -6,7 +6,7 @@ from pathlib import Path
 import snakemake as smk
 
 from resmap_core.io.atomic import write_json
-from resmap_core.pipeline.support import provenance_record, read_benchmarks
+from resmap_core.pipeline.provenance import provenance_record, read_benchmarks
 
 sm = snakemake  # noqa: F821  (injected by Snakemake)
 meta = json.loads(Path(sm.input.meta).read_text())

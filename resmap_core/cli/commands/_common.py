@@ -7,6 +7,7 @@ import math
 from collections.abc import Callable
 from typing import TypeVar
 
+from resmap_core import defaults
 from resmap_core.errors import InputError
 
 #: Upper limit of --threads: the FFT library takes the count as a C int and fails with a
@@ -130,22 +131,26 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress messages on stderr")
 
 
+#: The values --outside accepts, as written on the command line and in the workflow's config.
+OUTSIDE_VALUES = {"nan": float("nan"), "0": 0.0, "100": 100.0}
+
+
 def outside_value(text: str) -> float:
     """argparse type for --outside: 'nan', '0' or '100' (Å written outside the mask)."""
-    table = {"nan": float("nan"), "0": 0.0, "100": 100.0}
-    if text not in table:
+    if text not in OUTSIDE_VALUES:
         raise argparse.ArgumentTypeError("choose nan, 0 or 100")
-    return table[text]
+    return OUTSIDE_VALUES[text]
 
 
 def add_outside_option(parser: argparse.ArgumentParser) -> None:
     """--outside: the value (Å) written outside the mask and for unresolved voxels."""
+    default = defaults.text("outside")
     parser.add_argument(
         "--outside",
         type=outside_value,
-        default=100.0,
+        default=outside_value(default),
         metavar="nan|0|100",
-        help="value written outside the mask and for unresolved voxels (100)",
+        help=f"value written outside the mask and for unresolved voxels ({default})",
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from resmap_core.cli.commands._common import (
     add_outside_option,
@@ -10,10 +11,14 @@ from resmap_core.cli.commands._common import (
     positive_float,
     probability,
 )
+from resmap_core.defaults import FDR_MODES, KERNELS, text
 from resmap_core.errors import InputError
-from resmap_core.io.mrc import MapData, read_map, read_mask
-from resmap_core.localres.basis import KERNELS
-from resmap_core.localres.scan import DEFAULT_KERNEL, FDR_MODES, Params
+
+if TYPE_CHECKING:
+    from resmap_core.io.mrc import MapData
+    from resmap_core.localres.params import Params
+
+DEFAULT_KERNEL = text("kernel")
 
 #: Smallest --step-res, Å: the grid is rounded to 1e-6 Å and capped at 100000 wavelengths, so a
 #: tiny step ran 100000 identical passes (hours); each step costs one full pass.
@@ -69,6 +74,8 @@ def add_scan_options(parser: argparse.ArgumentParser) -> None:
 
 def params_from_args(args: argparse.Namespace) -> Params:
     """Build and check :class:`Params` from parsed options."""
+    from resmap_core.localres.params import Params
+
     params = Params(
         p_value=args.p_value,
         min_res_A=args.min_res,
@@ -86,6 +93,8 @@ def params_from_args(args: argparse.Namespace) -> Params:
 
 def read_inputs(args: argparse.Namespace) -> tuple[list[MapData], object, str | None]:
     """Read the map(s) and the optional mask named on the command line."""
+    from resmap_core.io.mrc import read_map, read_mask
+
     if len(args.maps) > 2:
         raise InputError("give one map (single mode) or two half maps (split mode), not more.")
     maps = [read_map(p, voxel_size_A=args.voxel_size) for p in args.maps]

@@ -1,12 +1,15 @@
 """``resmap fetch`` (download an EMDB entry) and ``resmap locate`` (check local maps).
 
 Both write the workflow's ``meta.json`` record (docs/outputs.md) describing the dataset's files.
+The downloader and the map reader are imported inside the run functions, so that building the
+parser stays instant.
 """
 
 from __future__ import annotations
 
 import argparse
 
+from resmap_core import defaults
 from resmap_core.cli.commands._common import (
     bounded,
     nonnegative_float,
@@ -14,10 +17,6 @@ from resmap_core.cli.commands._common import (
     positive_float,
     voxel_size,
 )
-from resmap_core.io.atomic import write_json
-from resmap_core.io.emdb import DEFAULT_BASE_URL, DownloadPolicy, fetch_entry
-from resmap_core.pipeline.support import describe_fetched, locate_local
-from resmap_core.progress import Progress
 
 # Limits of the download policy: Python's sleep and socket timeouts overflow (a traceback) past
 # about 9e9 s, and the back-off doubles per retry, so the longest wait, MAX_BACKOFF_S *
@@ -34,27 +33,36 @@ def register(sub: argparse._SubParsersAction) -> None:
     fetch.add_argument("--out-dir", required=True, help="folder for the downloaded files")
     fetch.add_argument("--meta", required=True, help="meta.json describing the dataset")
     fetch.add_argument("--dataset", default=None, help="dataset name (default: the accession)")
-    fetch.add_argument("--base-url", default=DEFAULT_BASE_URL, help="mirror of the EMDB archive")
+    fetch.add_argument(
+        "--base-url",
+        default=defaults.text("emdb_base_url"),
+        help="mirror of the EMDB archive",
+    )
+    timeout = defaults.number("download.timeout_s")
+    retries = defaults.integer("download.retries")
+    backoff = defaults.number("download.backoff_s")
     fetch.add_argument(
         "--timeout",
         type=bounded(positive_float, high=MAX_TIMEOUT_S),
-        default=60.0,
+        default=timeout,
         metavar="S",
-        help=f"seconds without data before an attempt is abandoned, at most {MAX_TIMEOUT_S:g} (60)",
+        help="seconds without data before an attempt is abandoned, at most "
+        f"{MAX_TIMEOUT_S:g} ({timeout:g})",
     )
     fetch.add_argument(
         "--retries",
         type=bounded(nonnegative_int, high=MAX_RETRIES),
-        default=4,
+        default=retries,
         metavar="N",
-        help=f"retries per file, 0..{MAX_RETRIES} (4)",
+        help=f"retries per file, 0..{MAX_RETRIES} ({retries})",
     )
     fetch.add_argument(
         "--backoff",
         type=bounded(nonnegative_float, high=MAX_BACKOFF_S),
-        default=2.0,
+        default=backoff,
         metavar="S",
-        help=f"first retry delay in seconds, doubled each time, at most {MAX_BACKOFF_S:g} (2)",
+        help=f"first retry delay in seconds, doubled each time, at most {MAX_BACKOFF_S:g} "
+        f"({backoff:g})",
     )
     fetch.add_argument(
         "--allow-single-map",
@@ -87,6 +95,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_fetch(args: argparse.Namespace) -> int:
     """Execute ``resmap fetch``."""
+    from resmap_core.io.atomic import write_json
+    from resmap_core.io.emdb import DownloadPolicy, fetch_entry
+    from resmap_core.pipeline.datasets import describe_fetched
+    from resmap_core.progress import Progress
+
     progress = Progress(args.quiet, prefix="resmap fetch")
     policy = DownloadPolicy(timeout_s=args.timeout, retries=args.retries, backoff_s=args.backoff)
     entry = fetch_entry(
@@ -106,6 +119,9 @@ def run_fetch(args: argparse.Namespace) -> int:
 
 def run_locate(args: argparse.Namespace) -> int:
     """Execute ``resmap locate``."""
+    from resmap_core.io.atomic import write_json
+    from resmap_core.pipeline.datasets import locate_local
+
     meta = locate_local(
         args.dataset, args.half1, args.half2, args.map_path, args.mask, args.voxel_size
     )

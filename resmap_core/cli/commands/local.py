@@ -7,7 +7,6 @@ import time
 
 from resmap_core.cli.commands._common import add_common, require_suffix
 from resmap_core.cli.commands._scan_options import add_scan_options, params_from_args, read_inputs
-from resmap_core.localres.scan import compute_local, write_result
 from resmap_core.progress import Progress
 
 
@@ -27,6 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Execute ``resmap local``."""
+    from resmap_core.localres.scan import compute_local, write_result
+
     start = time.perf_counter()
     require_suffix(args.out, (".mrc", ".map"), "--out")
     progress = Progress(args.quiet)

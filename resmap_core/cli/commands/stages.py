@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from resmap_core.cli.commands._common import (
     add_common,
@@ -15,26 +16,12 @@ from resmap_core.cli.commands._common import (
     require_suffix,
 )
 from resmap_core.cli.commands._scan_options import add_scan_options, params_from_args, read_inputs
+from resmap_core.defaults import FDR_MODES
 from resmap_core.errors import InputError
-from resmap_core.io.atomic import write_json
-from resmap_core.io.mrc import write_map
-from resmap_core.localres.basis import window_radius_vox
-from resmap_core.localres.scan import (
-    FDR_MODES,
-    Prepared,
-    assign_resolution,
-    compute_pass,
-    finalize,
-    load_pass,
-    load_prepared,
-    pass_meta,
-    prepare_inputs,
-    save_pass,
-    save_prepared,
-    wavelength_grid,
-    write_result,
-)
 from resmap_core.progress import Progress
+
+if TYPE_CHECKING:
+    from resmap_core.localres.prepared import Prepared
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -82,24 +69,30 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_prepare(args: argparse.Namespace) -> int:
     """Execute ``resmap prepare``."""
+    from resmap_core.io.mrc import write_map
+    from resmap_core.localres import scan
+
     require_suffix(args.out, (".npz",), "--out")
     progress = Progress(args.quiet)
     params = params_from_args(args)
     maps, mask, mask_path = read_inputs(args)
-    prep = prepare_inputs(maps, mask, params, mask_path, args.threads, progress)
+    prep = scan.prepare_inputs(maps, mask, params, mask_path, args.threads, progress)
     if args.mask_out:
         write_map(args.mask_out, prep.input_mask.astype("float32"), maps[0].geometry, "mask")
     if args.map_out:
         average = sum(m.data for m in maps) / len(maps)
         write_map(args.map_out, average, maps[0].geometry, "map analysed")
-    save_prepared(args.out, prep)
+    scan.save_prepared(args.out, prep)
     return 0
 
 
 def run_wavelengths(args: argparse.Namespace) -> int:
     """Execute ``resmap wavelengths``."""
-    prep = load_prepared(args.prepared)
-    grid = wavelength_grid(prep)
+    from resmap_core.io.atomic import write_json
+    from resmap_core.localres import scan
+
+    prep = scan.load_prepared(args.prepared)
+    grid = scan.wavelength_grid(prep)
     write_json(
         args.out,
         {
@@ -119,6 +112,8 @@ def check_wavelength(prep: Prepared, wavelength_A: float) -> None:
     Below Nyquist the model has no rank (a traceback deep in the basis); a window wider than
     the box has no voxel to test and, for absurd wavelengths, cannot even be allocated.
     """
+    from resmap_core.localres.basis import window_radius_vox
+
     spacing = prep.spacing_zyx_A
     nyquist_A = 2.0 * max(spacing)
     if wavelength_A < nyquist_A - 1e-9:
@@ -136,10 +131,12 @@ def check_wavelength(prep: Prepared, wavelength_A: float) -> None:
 
 def run_pass(args: argparse.Namespace) -> int:
     """Execute ``resmap pass``."""
-    prep = load_prepared(args.prepared)
+    from resmap_core.localres import scan
+
+    prep = scan.load_prepared(args.prepared)
     check_wavelength(prep, args.wavelength)
-    result = compute_pass(prep, args.wavelength, args.threads)
-    save_pass(args.out, result)
+    result = scan.compute_pass(prep, args.wavelength, args.threads)
+    scan.save_pass(args.out, result)
     Progress(args.quiet).say(
         f"λ = {args.wavelength:.2f} Å: σ² = {result.sigma2:.4g} from {result.noise_blocks} blocks, "
         f"{result.seconds:.2f} s"
@@ -149,10 +146,12 @@ def run_pass(args: argparse.Namespace) -> int:
 
 def run_fdr(args: argparse.Namespace) -> int:
     """Execute ``resmap fdr``."""
+    from resmap_core.localres import scan
+
     start = time.perf_counter()
     require_suffix(args.out, (".mrc", ".map"), "--out")
     progress = Progress(args.quiet)
-    prep = load_prepared(args.prepared)
+    prep = scan.load_prepared(args.prepared)
     overrides = {
         k: v
         for k, v in (
@@ -165,8 +164,10 @@ def run_fdr(args: argparse.Namespace) -> int:
     if overrides:
         prep.params = replace(prep.params, **overrides)
         prep.params.check()
-    metas = sorted(((pass_meta(p), p) for p in args.passes), key=lambda m: m[0]["wavelength_A"])
-    expected = wavelength_grid(prep)
+    metas = sorted(
+        ((scan.pass_meta(p), p) for p in args.passes), key=lambda m: m[0]["wavelength_A"]
+    )
+    expected = scan.wavelength_grid(prep)
     given = [float(meta["wavelength_A"]) for meta, _ in metas]
     if given != expected:
         raise InputError(
@@ -174,9 +175,9 @@ def run_fdr(args: argparse.Namespace) -> int:
             "run 'resmap pass' for exactly the wavelengths of 'resmap wavelengths'."
         )
     # loaded one at a time as the scan consumes them: large maps have many passes
-    passes = (load_pass(path) for _, path in metas)
-    resolution, records = assign_resolution(prep, passes, progress)
-    volume, record = finalize(prep, resolution, records)
+    passes = (scan.load_pass(path) for _, path in metas)
+    resolution, records = scan.assign_resolution(prep, passes, progress)
+    volume, record = scan.finalize(prep, resolution, records)
     seconds = time.perf_counter() - start + sum(float(meta["seconds"]) for meta, _ in metas)
-    write_result(args.out, volume, record, prep.input_geometry, seconds)
+    scan.write_result(args.out, volume, record, prep.input_geometry, seconds)
     return 0
