@@ -29,7 +29,7 @@ from resmap_core.fsc.windowed import (
 from resmap_core.fsc.windowed_summary import bound_fractions, box_bounds_A
 from resmap_core.fsc.windowed_tiles import local_fsc_curves
 from resmap_core.io.mrc import MapGeometry, write_map
-from resmap_core.io.records.fsc import WFSCRecord
+from resmap_core.io.records.wfsc import WFSCRecord
 
 SHAPE = (36, 40, 38)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from resmap_core.fsc.crossing import Crossing, crossing_text, nyquist_A
-from resmap_core.io.records.fsc import BoundShare, WFSCSummary
+from resmap_core.io.records.wfsc import BoundShare, WFSCSummary
 from resmap_core.io.summary import resolution_summary
 from resmap_core.spectrum import make_shells
 

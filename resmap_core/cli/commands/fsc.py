@@ -75,7 +75,8 @@ def run(args: argparse.Namespace) -> int:
     from resmap_core.fsc.masks import fsc_mask
     from resmap_core.io.atomic import write_json
     from resmap_core.io.mrc import read_half_maps
-    from resmap_core.io.records.fsc import FSCRecord, InputFile
+    from resmap_core.io.records.common import InputFile
+    from resmap_core.io.records.fsc import FSCRecord
     from resmap_core.io.summary import versions
     from resmap_core.progress import Progress
 

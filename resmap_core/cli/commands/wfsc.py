@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # annotations only: nothing heavy is imported with the parser
     import numpy as np
 
     from resmap_core.io.mrc import MapData
-    from resmap_core.io.records.fsc import WFSCRecord, WFSCSummary
+    from resmap_core.io.records.wfsc import WFSCRecord, WFSCSummary
     from resmap_core.progress import Progress
 
 # Literal copies of library constants, so that building the parser imports no NumPy;
@@ -152,7 +152,8 @@ def _write_record(
     """Write WFSC.json beside ``--out`` (docs/outputs.md) and return it; ``start`` is the
     command's start (``time.perf_counter``)."""
     from resmap_core.io.atomic import write_json
-    from resmap_core.io.records.fsc import InputFile, OtherCutoff, WFSCMask, WFSCRecord
+    from resmap_core.io.records.common import InputFile
+    from resmap_core.io.records.wfsc import OtherCutoff, WFSCMask, WFSCRecord
     from resmap_core.io.summary import versions
 
     _, other = outputs  # --cutoff's map first, then the other cutoff's
