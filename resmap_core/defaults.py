@@ -21,13 +21,13 @@ from dataclasses import dataclass
 #: A default as YAML/JSON writes it.
 Value = bool | int | float | str | None
 
-#: Groups of the table: analysis parameters (a dataset may override them) and download
-#: settings (global only).
 #: The window kernels of the local model (docs/kernel-calibration.md).
 KERNELS = ("paper", "resmap-1.1")
 #: Benjamini–Yekutieli per wavelength over the unresolved voxels (ResMap) or one global family.
 FDR_MODES = ("per-wavelength", "global")
 
+#: Groups of the table: analysis parameters (a dataset may override them) and download
+#: settings (global only).
 ANALYSIS = "analysis"
 DOWNLOAD = "download"
 
