@@ -32,6 +32,7 @@ from pathlib import Path
 from resmap_core import defaults
 from resmap_core.errors import InputError
 from resmap_core.io.atomic import atomic_path, write_text
+from resmap_core.io.values import finite_float
 
 DEFAULT_BASE_URL = defaults.text("emdb_base_url")
 _CHUNK = 1 << 20
@@ -100,14 +101,6 @@ def _child_text(el: ET.Element, name: str) -> str | None:
     return None
 
 
-def float_or_none(text: str | None) -> float | None:
-    """``float(text)``, or None for a missing or unparsable value."""
-    try:
-        return float(text) if text is not None else None
-    except ValueError:
-        return None
-
-
 def parse_header(xml_bytes: bytes, accession: str) -> EntryHeader:
     """Title, voxel size (Å), author-reported resolution (Å) and file names from a v3 header."""
     try:
@@ -122,12 +115,12 @@ def parse_header(xml_bytes: bytes, accession: str) -> EntryHeader:
         map_file = _child_text(el, "file")
         spacing = next((c for c in el if _local_name(c.tag) == "pixel_spacing"), None)
         if spacing is not None:
-            xyz = tuple(float_or_none(_child_text(spacing, a)) for a in ("x", "y", "z"))
+            xyz = tuple(finite_float(_child_text(spacing, a)) for a in ("x", "y", "z"))
             if all(v is not None and v > 0 for v in xyz):
                 voxel = xyz  # type: ignore[assignment]
     resolution = None
     for el in _find_all(root, "resolution"):
-        value = float_or_none(el.text.strip() if el.text else None)
+        value = finite_float(el.text.strip() if el.text else None)
         if value is not None and el.get("res_type", "BY AUTHOR").upper() == "BY AUTHOR":
             resolution = value
             break

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from resmap_core.io.emdb import float_or_none
+from resmap_core.io.benchmarks import read_benchmark_folder
 from resmap_core.io.summary import versions
 from resmap_core.pipeline.fingerprint import package_fingerprint
 
@@ -29,20 +29,10 @@ def provenance_record(
     }
 
 
-def read_benchmarks(folder: str | Path) -> dict[str, dict[str, float]]:
-    """Snakemake benchmark files of one dataset: ``{job: {"seconds", "max_rss_MB"}}``.
-
-    Each ``*.tsv`` holds a header line and one line per repeat; the first repeat is used.
-    Missing values ("NA" or "-") become null.
-    """
-    out: dict[str, dict[str, float]] = {}
-    for path in sorted(Path(folder).glob("*.tsv")):
-        lines = path.read_text().splitlines()
-        if len(lines) < 2:
-            continue
-        row = dict(zip(lines[0].split("\t"), lines[1].split("\t"), strict=False))
-        out[path.stem] = {
-            "seconds": float_or_none(row.get("s")),
-            "max_rss_MB": float_or_none(row.get("max_rss")),
-        }
-    return out
+def read_benchmarks(folder: str | Path) -> dict[str, dict[str, float | None]]:
+    """Snakemake benchmark files of one dataset: ``{job: {"seconds", "max_rss_MB"}}``
+    (:func:`resmap_core.io.benchmarks.read_benchmark_folder`; null where not measured)."""
+    return {
+        job: {"seconds": t.seconds, "max_rss_MB": t.max_rss_MB}
+        for job, t in read_benchmark_folder(folder).items()
+    }

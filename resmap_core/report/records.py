@@ -7,25 +7,12 @@ that is absent, not a number or not finite reads as None rather than failing the
 from __future__ import annotations
 
 import json
-import math
 import re
 from pathlib import Path
 from typing import Any
 
 from resmap_core.errors import InputError
-
-
-def finite_float(value: Any) -> float | None:
-    """``float(value)`` when that is a finite number (numbers and numeric text), else None.
-
-    Unlike :func:`resmap_core.io.emdb.float_or_none` (header text), JSON values of any type are
-    accepted and NaN/∞ read as absent, so they never reach a table or a figure.
-    """
-    try:
-        f = float(value)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
+from resmap_core.io.values import finite_float as finite_float  # the one parser
 
 
 def sidecar_json(map_path: Path) -> Path:

@@ -6,32 +6,27 @@ times override the record's for the same rule (see docs/report.md).
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
-import numpy as np
-
 from resmap_core.errors import InputError
+from resmap_core.io.benchmarks import read_benchmark_folder
 from resmap_core.report.records import finite_float
 
 
 def read_benchmarks(folder: Path) -> dict[str, float]:
     """Run time (s) per rule from Snakemake ``benchmark:`` TSV files under ``folder``.
 
-    The rule name is the file's path below ``folder`` without ``.tsv``; the numeric values of
-    the ``s`` column (one row per repeat) are averaged; files without one ("NA", "-", empty, or
-    not a benchmark file) are skipped. A folder that does not exist (yet) gives no times.
+    The rule name is the file's path below ``folder`` without ``.tsv``; repeats are averaged
+    (:func:`resmap_core.io.benchmarks.read_benchmark_folder`); files with no measured time are
+    skipped. A folder that does not exist (yet) gives no times.
     """
     if folder.exists() and not folder.is_dir():
         raise InputError(f"{folder}: --benchmarks must be a folder of Snakemake .tsv files.")
-    out: dict[str, float] = {}
-    for tsv in sorted(folder.rglob("*.tsv")) if folder.is_dir() else []:
-        with open(tsv, newline="", encoding="utf-8", errors="replace") as fh:
-            rows = list(csv.DictReader(fh, delimiter="\t"))
-        secs = [v for v in (finite_float(r.get("s")) for r in rows) if v is not None]
-        if secs:
-            out[tsv.relative_to(folder).with_suffix("").as_posix()] = float(np.mean(secs))
-    return out
+    return {
+        rule: t.seconds
+        for rule, t in read_benchmark_folder(folder).items()
+        if t.seconds is not None
+    }
 
 
 def provenance_seconds(provenance: dict) -> dict[str, float]:
