@@ -561,3 +561,40 @@ def test_windowed_fsc_bounds_are_said_in_words(tmp_path: Path) -> None:
         "below 0.143 in its box; the map holds 2.40 Å there." in html
     )
     assert "worse than 19.20" not in html  # no voxel at that bound: nothing said
+
+
+def test_fsc_summary_reads_legacy_bare_numbers_through_the_fsc_record() -> None:
+    """FSC.json is read by FSCRecord.from_json: an old bare number at the top shell is a bound."""
+    from resmap_core.io.records.fsc import FSCRecord
+    from resmap_core.report.crossings import fsc_summary
+
+    f = [0.0, 0.1, 0.2, 0.25]
+    legacy = {
+        "frequency_invA": f,
+        "fsc_unmasked": [1.0, 0.9, 0.6, 0.4],
+        "resolutions": {"unmasked": {"0.143": 4.0, "0.5": 4.5}},
+        "voxel_size_A": [2.0, 2.0, 2.0],
+    }
+    summary = fsc_summary(FSCRecord.from_json(legacy))
+    head = summary.headline()
+    assert summary.main == "unmasked" and summary.nyquist_A == 4.0
+    assert head is not None and head["0.143"] == Crossing(4.0, "better_than")
+    assert head["0.5"] == Crossing(4.5)
+    assert [row["text"]["0.143"] for row in summary.rows][1:] == ["—", "—"]
+    assert [label for label, *_ in summary.curves] == ["unmasked"]
+
+
+def test_wfsc_bounds_come_from_the_wfsc_record_and_tolerate_malformed_entries() -> None:
+    """WFSC.json is read by WFSCRecord.from_json; a malformed ``bounds`` entry gives no note."""
+    from resmap_core.io.records.wfsc import WFSCRecord
+    from resmap_core.report.crossings import wfsc_bound_notes, wfsc_crossing
+
+    record = WFSCRecord.from_json(
+        {"cutoff": 0.143, "bounds": {"better_than": {"value_A": 2.4, "fraction": 0.25}}}
+    )
+    notes = wfsc_bound_notes(record, 2.4)
+    assert len(notes) == 1 and "25.0 %" in notes[0] and "0.143" in notes[0]
+    assert wfsc_crossing(2.4, record) == Crossing(2.4, "better_than")
+    assert wfsc_crossing(5.0, record) == Crossing(5.0)
+    assert wfsc_bound_notes(WFSCRecord.from_json({"bounds": {"worse_than": 3}}), 2.4) == []
+    assert wfsc_bound_notes(None, 2.4) == []

@@ -115,9 +115,9 @@ def summary_fields(
         "fsc_notes": texts.notes,
         "fsc_summary": summary_crossings(fsc, nyquist),
         "deposited_text": texts.deposited,
-        "wf_text": wfsc_stat_text(wf_stats, data.wfsc_json, nyquist),
-        "wf_median_bound": wfsc_crossing((wf_stats or {}).get("median_A"), data.wfsc_json).bound,
-        "wf_notes": wfsc_bound_notes(data.wfsc_json, nyquist),
+        "wf_text": wfsc_stat_text(wf_stats, data.wfsc_record, nyquist),
+        "wf_median_bound": wfsc_crossing((wf_stats or {}).get("median_A"), data.wfsc_record).bound,
+        "wf_notes": wfsc_bound_notes(data.wfsc_record, nyquist),
         "loc": loc.stats,
         "wf": wf_stats,
     }
@@ -279,7 +279,7 @@ def header_fields(inputs: ReportInputs, data: Loaded) -> dict[str, Any]:
 def build_context(inputs: ReportInputs, data: Loaded, progress: Progress) -> dict[str, Any]:
     """All numbers, tables and images the template shows (figures in page order)."""
     loc, wf = resolved_maps(data)
-    fsc = fsc_summary(data.fsc_json)
+    fsc = fsc_summary(data.fsc)
     texts = fsc_texts(fsc, data.deposited)
     progress.say("figures: FSC, slices, histograms")
     images: dict[str, str] = {}

@@ -14,6 +14,8 @@ import numpy as np
 
 from resmap_core.fsc.gold_standard import Crossing, crossing_text, threshold_crossing
 from resmap_core.io.mrc import MapGeometry
+from resmap_core.io.records.fsc import CurveCrossings, FSCRecord
+from resmap_core.io.records.wfsc import BoundShare, WFSCRecord
 from resmap_core.report.records import finite_float
 from resmap_core.report.spectra import Spectrum
 
@@ -48,59 +50,44 @@ class FSCSummary:
         return crossing_text(crossing, self.nyquist_A)
 
 
-def record_crossing(value: Any, frequency_invA: np.ndarray) -> Crossing:
-    """A crossing from FSC.json; a bare number (records written before bounds existed) that
-    equals the top shell's resolution was the old never-crossed fallback: a "better_than" bound.
-    """
-    crossing = Crossing.from_record(value)
-    if isinstance(value, dict) or crossing.value_A is None or frequency_invA.size < 2:
-        return crossing
-    if frequency_invA[-1] > 0 and np.isclose(crossing.value_A, 1.0 / frequency_invA[-1]):
-        return Crossing(crossing.value_A, "better_than")
-    return crossing
-
-
-def _record_nyquist(fsc_json: dict) -> float | None:
-    """FSC.json's ``nyquist_A``, else twice its coarsest ``voxel_size_A`` (older records)."""
-    nyquist = finite_float(fsc_json.get("nyquist_A"))
-    if nyquist is None and isinstance(fsc_json.get("voxel_size_A"), list):
-        sizes = [v for v in (finite_float(x) for x in fsc_json["voxel_size_A"]) if v is not None]
-        nyquist = 2.0 * max(sizes) if sizes else None
-    return nyquist
-
-
-def _curve(fsc_json: dict, key: str, size: int) -> np.ndarray | None:
-    """The curve ``key`` as float64 when it has one value per shell, else None."""
-    values = fsc_json.get(key)
+def _plot_curve(values: tuple[float | None, ...] | None, size: int) -> np.ndarray | None:
+    """A curve of the record as float64 (null: NaN) when it has one value per shell, else None."""
     if values is None or len(values) != size:
         return None
     return np.asarray(values, dtype=np.float64)
 
 
-def fsc_summary(fsc_json: dict | None) -> FSCSummary:
-    """Summary rows, plotted curves, the curve used by diagnostics and the headline curve."""
-    if fsc_json is None:
+def _curve_row(kind: str, crossings: CurveCrossings | None, nyquist: float | None) -> dict:
+    """One table row: the curve's crossings at :data:`THRESHOLDS` and their words ("—" for a
+    curve the record does not hold)."""
+    found = crossings or {}
+    row = {t: found.get(t, Crossing(None)) for t in THRESHOLDS}
+    text = {t: crossing_text(c, nyquist) if crossings else "—" for t, c in row.items()}
+    return {"kind": kind, "crossings": row, "text": text}
+
+
+def fsc_summary(record: FSCRecord | None) -> FSCSummary:
+    """Summary rows, plotted curves, the curve used by diagnostics and the headline curve.
+
+    Crossings, bounds, the headline curve and Nyquist are the record's
+    (:meth:`resmap_core.io.records.fsc.FSCCurves.from_json`).
+    """
+    if record is None:
         return FSCSummary([], [], None, None, None)
-    f = np.asarray(fsc_json["frequency_invA"], dtype=np.float64)
-    res = fsc_json.get("resolutions") or {}
-    nyquist = _record_nyquist(fsc_json)
-    rows, curves = [], []
-    for kind in FSC_KINDS:
-        r = res.get(kind) or {}
-        crossings = {t: record_crossing(r.get(t), f) for t in THRESHOLDS}
-        text = {t: crossing_text(c, nyquist) if r else "—" for t, c in crossings.items()}
-        rows.append({"kind": kind, "crossings": crossings, "text": text})
-        if (c := _curve(fsc_json, f"fsc_{kind}", f.size)) is not None:
-            curves.append((kind, f, c))
-    if (rnd := _curve(fsc_json, "fsc_randomised", f.size)) is not None:
-        curves.append(("phase-randomised", f, rnd))
-    # ``unmasked and``: an empty list is no curve either.
-    unmasked = fsc_json.get("fsc_unmasked")
-    diag = (f, np.asarray(unmasked, np.float64)) if unmasked and len(unmasked) == f.size else None
-    main = fsc_json.get("resolution_curve")
-    if main not in FSC_KINDS or not res.get(main):
-        main = "corrected" if res.get("corrected") else "unmasked"
-    return FSCSummary(rows, curves, diag, main, nyquist)
+    c = record.curves
+    f = np.asarray(c.frequency_invA, dtype=np.float64)
+    rows = [_curve_row(kind, c.resolutions.get(kind), c.nyquist_A) for kind in FSC_KINDS]
+    plotted = (
+        ("unmasked", c.fsc_unmasked),
+        ("masked", c.fsc_masked),
+        ("corrected", c.fsc_corrected),
+        ("phase-randomised", c.fsc_randomised),
+    )
+    curves = [(k, f, v) for k, values in plotted if (v := _plot_curve(values, f.size)) is not None]
+    # An empty unmasked curve is no curve either.
+    unmasked = _plot_curve(c.fsc_unmasked, f.size) if c.fsc_unmasked else None
+    diag = (f, unmasked) if unmasked is not None else None
+    return FSCSummary(rows, curves, diag, c.resolution_curve, c.nyquist_A)
 
 
 @dataclass(frozen=True)
@@ -153,18 +140,17 @@ def summary_crossings(fsc: FSCSummary, nyquist_A: float) -> dict[str, Any]:
     return out
 
 
-def _wfsc_bound_records(wfsc_json: dict | None) -> dict:
-    """WFSC.json's ``bounds`` object, or {} when absent or malformed."""
-    bounds = (wfsc_json or {}).get("bounds")
-    return bounds if isinstance(bounds, dict) else {}
+def _wfsc_bounds(record: WFSCRecord | None) -> dict[str, BoundShare]:
+    """WFSC.json's ``bounds`` (:meth:`WFSCSummary.from_json`), or {} when absent or malformed."""
+    return (record.summary.bounds if record is not None else None) or {}
 
 
-def wfsc_bound_notes(wfsc_json: dict | None, nyquist_A: float | None) -> list[str]:
+def wfsc_bound_notes(record: WFSCRecord | None, nyquist_A: float | None) -> list[str]:
     """Sentences on the windowed-FSC voxels whose box FSC did not cross the cutoff."""
-    bounds = _wfsc_bound_records(wfsc_json)
+    bounds = _wfsc_bounds(record)
     if not bounds:
         return []
-    cutoff = finite_float((wfsc_json or {}).get("cutoff"))
+    cutoff = record.cutoff if record is not None else None
     at = f" {cutoff:g}" if cutoff is not None else " the cutoff"
     what = {
         "better_than": f"never fell below{at} in its box",
@@ -172,8 +158,8 @@ def wfsc_bound_notes(wfsc_json: dict | None, nyquist_A: float | None) -> list[st
     }
     out = []
     for kind, why in what.items():
-        rec = bounds.get(kind) if isinstance(bounds.get(kind), dict) else {}
-        fraction, value = finite_float(rec.get("fraction")), finite_float(rec.get("value_A"))
+        share = bounds.get(kind, BoundShare(None, None))
+        fraction, value = share.fraction, share.value_A
         if fraction and value is not None:
             limit = crossing_text(Crossing(value, kind), nyquist_A)  # type: ignore[arg-type]
             out.append(
@@ -183,7 +169,7 @@ def wfsc_bound_notes(wfsc_json: dict | None, nyquist_A: float | None) -> list[st
     return out
 
 
-def wfsc_crossing(value_A: float | None, wfsc_json: dict | None) -> Crossing:
+def wfsc_crossing(value_A: float | None, record: WFSCRecord | None) -> Crossing:
     """A windowed-FSC statistic as a crossing: a value at a bound of ``WFSC.json`` is the bound.
 
     The map is float32, so "at the bound" allows 10⁻⁵ relative; any value above the first-shell
@@ -191,9 +177,9 @@ def wfsc_crossing(value_A: float | None, wfsc_json: dict | None) -> Crossing:
     """
     if value_A is None:
         return Crossing(None)
-    bounds = _wfsc_bound_records(wfsc_json)
-    better = finite_float((bounds.get("better_than") or {}).get("value_A"))
-    worse = finite_float((bounds.get("worse_than") or {}).get("value_A"))
+    bounds = _wfsc_bounds(record)
+    better = bounds["better_than"].value_A if "better_than" in bounds else None
+    worse = bounds["worse_than"].value_A if "worse_than" in bounds else None
     if better is not None and np.isclose(value_A, better, rtol=1e-5):
         return Crossing(better, "better_than")
     if worse is not None and value_A > worse * (1 + 1e-5):
@@ -201,12 +187,12 @@ def wfsc_crossing(value_A: float | None, wfsc_json: dict | None) -> Crossing:
     return Crossing(value_A)
 
 
-def wfsc_stat_text(stats: dict | None, wfsc_json: dict | None, nyquist_A: float | None) -> dict:
+def wfsc_stat_text(stats: dict | None, record: WFSCRecord | None, nyquist_A: float | None) -> dict:
     """Windowed-FSC median and quartiles in words: a value at a bound is printed as the bound."""
     if stats is None:
         return {}
     out = {}
     for key in ("median_A", "q25_A", "q75_A"):
-        crossing = wfsc_crossing(finite_float(stats.get(key)), wfsc_json)
+        crossing = wfsc_crossing(finite_float(stats.get(key)), record)
         out[key] = "—" if crossing.value_A is None else crossing_text(crossing, nyquist_A)
     return out

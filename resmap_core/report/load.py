@@ -16,6 +16,8 @@ import numpy as np
 
 from resmap_core.errors import InputError
 from resmap_core.io.mrc import MapData, read_map, read_mask
+from resmap_core.io.records.fsc import FSCRecord
+from resmap_core.io.records.wfsc import WFSCRecord
 from resmap_core.report.records import finite_float, read_json, sidecar_json
 from resmap_core.report.runtimes import provenance_seconds, read_benchmarks
 from resmap_core.report.statistics import resolved_voxels
@@ -55,10 +57,13 @@ class MaskChoice:
 
 @dataclass(frozen=True)
 class WindowedFSC:
-    """The windowed-FSC map (Å, ``[z, y, x]``) and its WFSC.json record (None when absent)."""
+    """The windowed-FSC map (Å, ``[z, y, x]``) and its WFSC.json (None when absent): ``typed``
+    read by :meth:`WFSCRecord.from_json`; ``record`` the object as written, for the provenance
+    tables that list its keys verbatim."""
 
     map: MapData
     record: dict | None
+    typed: WFSCRecord | None = None
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,7 @@ class Loaded:
     local_json: dict | None
     mask: MaskChoice
     fsc_json: dict | None
+    fsc: FSCRecord | None
     wfsc: WindowedFSC | None
     meta: dict | None
     deposited: tuple[np.ndarray, np.ndarray] | None
@@ -88,6 +94,11 @@ class Loaded:
     def wfsc_json(self) -> dict | None:
         """WFSC.json (None without a windowed-FSC map or without its record)."""
         return self.wfsc.record if self.wfsc is not None else None
+
+    @property
+    def wfsc_record(self) -> WFSCRecord | None:
+        """WFSC.json read by :meth:`WFSCRecord.from_json` (None where :attr:`wfsc_json` is)."""
+        return self.wfsc.typed if self.wfsc is not None else None
 
 
 def parse_deposited_fsc(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -168,15 +179,19 @@ def _choose_mask(
     return MaskChoice(voxels, note, record.get("source"))
 
 
-def _fsc_record(path: Path | None, mode: str | None, notes: list[str]) -> dict | None:
-    """FSC.json (it must hold ``frequency_invA``), or None with a note."""
+def _fsc_record(
+    path: Path | None, mode: str | None, notes: list[str]
+) -> tuple[dict | None, FSCRecord | None]:
+    """FSC.json as written and read by :meth:`FSCRecord.from_json` (which needs
+    ``frequency_invA``), or (None, None) with a note."""
     if path is None:
         notes.append(f"No gold-standard FSC{_SINGLE_MODE if mode == 'single' else ''}.")
-        return None
+        return None, None
     record = read_json(path, "FSC record")
-    if "frequency_invA" not in record:
-        raise InputError(f"{path}: the FSC record has no 'frequency_invA'.")
-    return record
+    try:
+        return record, FSCRecord.from_json(record)
+    except InputError as exc:
+        raise InputError(f"{path}: {exc}") from None
 
 
 def _windowed_fsc(
@@ -189,7 +204,10 @@ def _windowed_fsc(
         return None
     wfsc = read_on_grid(path, local, "windowed-FSC map", allow_nan=True)
     side = sidecar_json(path)
-    return WindowedFSC(wfsc, read_json(side, "windowed-FSC record") if side.is_file() else None)
+    if not side.is_file():
+        return WindowedFSC(wfsc, None)
+    record = read_json(side, "windowed-FSC record")
+    return WindowedFSC(wfsc, record, WFSCRecord.from_json(record))
 
 
 def _deposited_curve(path: Path | None, notes: list[str]) -> tuple[np.ndarray, np.ndarray] | None:
@@ -230,12 +248,14 @@ def load(inputs: ReportInputs) -> Loaded:
     density = read_on_grid(inputs.map, local, "map")
     local_json = _local_record(inputs.local, notes)
     mode = (local_json or {}).get("mode")
+    fsc_json, fsc = _fsc_record(inputs.fsc, mode, notes)
     return Loaded(
         density=density,
         local=local,
         local_json=local_json,
         mask=_choose_mask(inputs.mask, local, local_json, notes),
-        fsc_json=_fsc_record(inputs.fsc, mode, notes),
+        fsc_json=fsc_json,
+        fsc=fsc,
         wfsc=_windowed_fsc(inputs.wfsc, local, mode, notes),
         meta=read_json(inputs.meta, "dataset metadata") if inputs.meta else None,
         deposited=_deposited_curve(inputs.deposited_fsc, notes),
