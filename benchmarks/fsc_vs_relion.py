@@ -25,12 +25,16 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # the phantoms and the oracle live with the tests
 
-from _fsc_helpers import PHANTOMS, analytic_masked_fsc, make_phantom, write_phantom  # noqa: E402
+from _fsc_helpers import (  # noqa: E402
+    PHANTOMS,
+    analytic_masked_fsc,
+    make_phantom,
+    relion_fsc_table,
+    write_phantom,
+)
 
 from resmap_core.cli.main import main  # noqa: E402
 from resmap_core.fsc.crossing import Crossing, crossing_text, threshold_crossing  # noqa: E402
@@ -50,24 +54,10 @@ def relion_corrected(folder: Path, h1: Path, h2: Path, mask: Path, angpix: float
     star = folder / "pp.star"
     if not star.is_file():
         return None
-    table = _star_fsc(star.read_text())
+    table = relion_fsc_table(star.read_text())
     freq = table["_rlnResolution"]
     corrected = table["_rlnFourierShellCorrelationCorrected"]
     return {t: threshold_crossing(freq, corrected, float(t)) for t in THRESHOLDS}
-
-
-def _star_fsc(text: str) -> dict[str, np.ndarray]:
-    """Columns of the data_fsc loop of a relion_postprocess STAR file, by label."""
-    block = text.split("data_fsc", 1)[1].split("data_", 1)[0]
-    labels, rows = [], []
-    for line in block.splitlines():
-        word = line.strip()
-        if word.startswith("_rln"):
-            labels.append(word.split()[0])
-        elif word and word[0].isdigit():
-            rows.append([float(v) for v in word.split()])
-    table = np.array(rows)
-    return {label: table[:, i] for i, label in enumerate(labels)}
 
 
 def ours_corrected(folder: Path, h1: Path, h2: Path, mask: Path, *extra: str) -> dict:

@@ -191,3 +191,17 @@ def write_phantom(folder: Path, phantom: Phantom, seed: int) -> dict[str, Path]:
     for name, volume in (("h1", h1), ("h2", h2), ("mask", phantom.mask.astype(np.float32))):
         write_map(paths[name], volume, geometry)
     return paths
+
+
+def relion_fsc_table(star_text: str) -> dict[str, np.ndarray]:
+    """Columns of the data_fsc loop of a relion_postprocess STAR file, by label."""
+    block = star_text.split("data_fsc", 1)[1].split("data_", 1)[0]
+    labels, rows = [], []
+    for line in block.splitlines():
+        word = line.strip()
+        if word.startswith("_rln"):
+            labels.append(word.split()[0])
+        elif word and word[0].isdigit():
+            rows.append([float(v) for v in word.split()])
+    table = np.array(rows)
+    return {label: table[:, i] for i, label in enumerate(labels)}

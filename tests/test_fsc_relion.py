@@ -13,6 +13,7 @@ from _fsc_helpers import (
     analytic_masked_fsc,
     half_maps,
     make_phantom,
+    relion_fsc_table,
     sphere_mask,
     write_phantom,
 )
@@ -29,20 +30,6 @@ SHAPE = (64, 64, 64)
 ANGPIX = 1.5
 
 
-def _relion_fsc_table(star_text: str) -> dict[str, np.ndarray]:
-    """Columns of the data_fsc loop of a relion_postprocess STAR file, by label."""
-    block = star_text.split("data_fsc", 1)[1].split("data_", 1)[0]
-    labels, rows = [], []
-    for line in block.splitlines():
-        word = line.strip()
-        if word.startswith("_rln"):
-            labels.append(word.split()[0])
-        elif word and word[0].isdigit():
-            rows.append([float(v) for v in word.split()])
-    table = np.array(rows)
-    return {label: table[:, i] for i, label in enumerate(labels)}
-
-
 def run_both(folder, angpix: float) -> tuple[dict[str, np.ndarray], dict]:
     """relion_postprocess and ``resmap fsc`` on h1.mrc, h2.mrc and mask.mrc in ``folder``:
     (RELION's data_fsc table, our FSC.json)."""
@@ -51,7 +38,7 @@ def run_both(folder, angpix: float) -> tuple[dict[str, np.ndarray], dict]:
     # RELION exits non-zero when ghostscript (for its PDF log) is missing, after writing pp.star.
     subprocess.run(cmd, cwd=folder, capture_output=True, text=True, timeout=120)
     assert (folder / "pp.star").is_file(), "relion_postprocess wrote no pp.star"
-    relion = _relion_fsc_table((folder / "pp.star").read_text())
+    relion = relion_fsc_table((folder / "pp.star").read_text())
     assert main(["fsc", str(folder / "h1.mrc"), str(folder / "h2.mrc"), "--mask",
                  str(folder / "mask.mrc"), "--out", str(folder / "FSC.json"),
                  "--quiet"]) == 0  # fmt: skip

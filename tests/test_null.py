@@ -246,18 +246,8 @@ def test_quantile_matches_bracketing_root_finder_and_any_start(w: np.ndarray, p:
         assert abs(tail_quantile(p, w, start=start) / ref - 1) <= 1e-13
 
 
-def test_quantile_takes_few_series_evaluations_and_is_memoised(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    calls = [0]
-    real = null._series
-
-    def counting(*args, **kwargs):
-        calls[0] += 1
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(null, "_series", counting)
-    null._CACHE.clear()
+def test_quantile_takes_few_series_evaluations_and_is_memoised(series_calls: list[int]) -> None:
+    calls = series_calls
     for p in (0.05, 5e-8, 1e-12):
         calls[0] = 0
         first = tail_quantile(p, _resmap_weights(2.2))
