@@ -8,51 +8,41 @@ The server is any base URL that mirrors the EMDB archive layout::
     BASE/structures/EMD-N/masks/emd_N_msk_1.map
     BASE/structures/EMD-N/fsc/emd_N_fsc.xml
 
-Every file is streamed to a temporary name, checked (gzip files are decompressed completely),
-hashed, and renamed into place; a ``.sha256`` sidecar records the hash so a later run that finds
-the file intact downloads nothing. Transient failures (timeouts, connection errors, HTTP 5xx,
-truncated bodies) are retried with exponential back-off; HTTP 404 is final.
+Files are downloaded by :func:`resmap_core.io.download.download` (streamed, checked, hashed,
+renamed into place, retried on transient failures; HTTP 404 is final). The header also names
+the atomic models fitted to the map (:attr:`EntryHeader.fitted_pdb_ids`), which
+:mod:`resmap_core.io.pdb` fetches.
 """
 
 from __future__ import annotations
 
-import gzip
-import hashlib
 import re
 import time
-import urllib.error
-import urllib.request
 import xml.etree.ElementTree as ET
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.client import HTTPException
 from pathlib import Path
 
 from resmap_core import defaults
 from resmap_core.errors import InputError
-from resmap_core.io.atomic import atomic_path, write_text
+from resmap_core.io.download import DEFAULT_POLICY, DownloadPolicy, NotFoundError, download
 from resmap_core.io.values import finite_float
 
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DownloadPolicy",
+    "EntryHeader",
+    "NotFoundError",
+    "download",
+    "fetch_entry",
+    "fitted_pdb_ids",
+    "header_file_name",
+    "normalise_accession",
+    "parse_header",
+]
+
 DEFAULT_BASE_URL = defaults.text("emdb_base_url")
-_CHUNK = 1 << 20
 _ACCESSION = re.compile(r"^(?:EMD[-_]?)?(\d{4,6})$", re.IGNORECASE)
-
-
-class NotFoundError(InputError):
-    """The server answered 404: the file does not exist (not retried)."""
-
-
-@dataclass(frozen=True)
-class DownloadPolicy:
-    """How hard to try: per-socket-operation timeout (s), attempts after the first, back-off (s).
-
-    The wait before retry ``k`` (1-based) is ``backoff_s * 2**(k-1)``.
-    """
-
-    timeout_s: float = defaults.number("download.timeout_s")
-    retries: int = defaults.integer("download.retries")
-    backoff_s: float = defaults.number("download.backoff_s")
 
 
 @dataclass(frozen=True)
@@ -67,6 +57,7 @@ class EntryHeader:
     half_map_files: list[str] = field(default_factory=list)
     mask_files: list[str] = field(default_factory=list)
     fsc_file: str | None = None
+    fitted_pdb_ids: list[str] = field(default_factory=list)
 
 
 def normalise_accession(text: str) -> tuple[str, str]:
@@ -78,6 +69,12 @@ def normalise_accession(text: str) -> tuple[str, str]:
         )
     number = match.group(1)
     return f"EMD-{number}", number
+
+
+def header_file_name(accession: str) -> str:
+    """File name of an entry's v3 header XML: ``EMD-3488`` → ``emd-3488-v30.xml``."""
+    _, number = normalise_accession(accession)
+    return f"emd-{number}-v30.xml"
 
 
 def entry_url(base_url: str, accession: str, folder: str, name: str) -> str:
@@ -101,12 +98,35 @@ def _child_text(el: ET.Element, name: str) -> str | None:
     return None
 
 
-def parse_header(xml_bytes: bytes, accession: str) -> EntryHeader:
-    """Title, voxel size (Å), author-reported resolution (Å) and file names from a v3 header."""
+def _parse_xml(xml_bytes: bytes, accession: str) -> ET.Element:
+    """The root element of a header, or InputError naming the entry."""
     try:
-        root = ET.fromstring(xml_bytes)
+        return ET.fromstring(xml_bytes)
     except ET.ParseError as exc:
         raise InputError(f"{accession}: the header XML cannot be parsed ({exc}).") from None
+
+
+_PDB_ID = re.compile(r"^[0-9][a-z0-9]{3}$")
+
+
+def fitted_pdb_ids(root: ET.Element) -> list[str]:
+    """PDB ids (lower case, in header order) of the models fitted to the map.
+
+    They are the ``crossreferences/pdb_list/pdb_reference/pdb_id`` elements of a v3 header;
+    anything that is not a 4-character PDB id is skipped.
+    """
+    ids: list[str] = []
+    for ref in _find_all(root, "pdb_reference"):
+        text = (_child_text(ref, "pdb_id") or "").lower()
+        if _PDB_ID.match(text) and text not in ids:
+            ids.append(text)
+    return ids
+
+
+def parse_header(xml_bytes: bytes, accession: str) -> EntryHeader:
+    """Title, voxel size (Å), author-reported resolution (Å), file names and fitted models
+    from a v3 header."""
+    root = _parse_xml(xml_bytes, accession)
     title = next((el.text.strip() for el in _find_all(root, "title") if el.text), None)
     map_file, voxel = None, None
     for el in root:
@@ -140,106 +160,7 @@ def parse_header(xml_bytes: bytes, accession: str) -> EntryHeader:
         half_map_files=sorted(halves),
         mask_files=sorted(masks),
         fsc_file=fsc,
-    )
-
-
-def _sidecar(path: Path) -> Path:
-    return path.with_name(path.name + ".sha256")
-
-
-def verified_sha256(path: Path) -> str | None:
-    """The file's SHA-256 when it and a matching ``.sha256`` sidecar exist, else None."""
-    side = _sidecar(path)
-    if not (path.is_file() and side.is_file()):
-        return None
-    # imported here: io.mrc brings NumPy and mrcfile, which downloading does not need
-    from resmap_core.io.mrc import sha256_file
-
-    recorded = side.read_text().split()[0] if side.read_text().strip() else ""
-    actual = sha256_file(path)
-    return actual if recorded == actual else None
-
-
-def _check_gzip(path: Path, url: str) -> None:
-    """Decompress ``path`` completely; a truncated or corrupt stream raises a retryable error."""
-    try:
-        with gzip.open(path, "rb") as fh:
-            while fh.read(_CHUNK):
-                pass
-    except (OSError, EOFError, zlib.error) as exc:
-        raise _Transient(f"{url}: corrupt or truncated gzip data ({exc})") from None
-
-
-class _Transient(Exception):
-    """A failure worth retrying."""
-
-
-def _fetch_once(url: str, dest: Path, timeout_s: float) -> str:
-    """One attempt: stream ``url`` into ``dest`` atomically; return its SHA-256."""
-    request = urllib.request.Request(url, headers={"User-Agent": "resmap_core"})
-    digest = hashlib.sha256()
-    try:
-        with urllib.request.urlopen(request, timeout=timeout_s) as response:
-            expected = response.headers.get("Content-Length")
-            with atomic_path(dest) as tmp:
-                received = 0
-                with open(tmp, "wb") as out:
-                    while block := response.read(_CHUNK):
-                        out.write(block)
-                        digest.update(block)
-                        received += len(block)
-                if expected is not None and received != int(expected):
-                    raise _Transient(f"{url}: received {received} of {expected} bytes")
-                if dest.name.endswith(".gz"):
-                    _check_gzip(tmp, url)
-    except urllib.error.HTTPError as exc:
-        if exc.code == 404:
-            raise NotFoundError(f"{url}: not found on the server (HTTP 404).") from None
-        if exc.code >= 500 or exc.code in (408, 429):
-            raise _Transient(f"{url}: HTTP {exc.code} {exc.reason}") from None
-        raise InputError(f"{url}: the server refused the request (HTTP {exc.code}).") from None
-    except urllib.error.URLError as exc:
-        if isinstance(exc.reason, FileNotFoundError):  # file:// mirrors
-            raise NotFoundError(f"{url}: no such file.") from None
-        raise _Transient(f"{url}: {exc.reason}") from None
-    except (TimeoutError, ConnectionError) as exc:
-        raise _Transient(f"{url}: {getattr(exc, 'reason', exc)}") from None
-    except HTTPException as exc:  # IncompleteRead and friends
-        raise _Transient(f"{url}: {type(exc).__name__} {exc}") from None
-    return digest.hexdigest()
-
-
-def download(
-    url: str,
-    dest: str | Path,
-    policy: DownloadPolicy = DownloadPolicy(),
-    sleep: Callable[[float], None] = time.sleep,
-    say: Callable[[str], None] = lambda _msg: None,
-) -> str:
-    """Download ``url`` to ``dest`` unless an intact copy is already there; return its SHA-256.
-
-    Raises :class:`NotFoundError` on HTTP 404 and :class:`InputError` once the retries are spent.
-    """
-    path = Path(dest)
-    known = verified_sha256(path)
-    if known is not None:
-        return known
-    last = ""
-    for attempt in range(policy.retries + 1):
-        if attempt:
-            wait = policy.backoff_s * 2 ** (attempt - 1)
-            say(f"retrying {url} in {wait:g} s ({last})")
-            sleep(wait)
-        try:
-            sha = _fetch_once(url, path, policy.timeout_s)
-        except _Transient as exc:
-            last = str(exc)
-            continue
-        write_text(_sidecar(path), f"{sha}  {path.name}\n")
-        return sha
-    raise InputError(
-        f"{url}: download failed after {policy.retries + 1} attempts ({last}); "
-        "check the network or the base URL and rerun."
+        fitted_pdb_ids=fitted_pdb_ids(root),
     )
 
 
@@ -247,7 +168,7 @@ def fetch_entry(
     accession: str,
     dest_dir: str | Path,
     base_url: str = DEFAULT_BASE_URL,
-    policy: DownloadPolicy = DownloadPolicy(),
+    policy: DownloadPolicy = DEFAULT_POLICY,
     allow_single_map: bool = False,
     use_deposited_mask: bool = False,
     say: Callable[[str], None] = lambda _msg: None,
@@ -263,7 +184,7 @@ def fetch_entry(
     accession, number = normalise_accession(accession)
     out = Path(dest_dir)
     get = _getter(base_url, accession, out, policy, say, sleep)
-    header_name = f"emd-{number}-v30.xml"
+    header_name = header_file_name(accession)
     try:
         header_path, _ = get("header", header_name)
     except NotFoundError:
