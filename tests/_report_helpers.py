@@ -1,10 +1,20 @@
-"""Synthetic, deterministic report inputs (files as docs/outputs.md describes them)."""
+"""Synthetic, deterministic report inputs (files as docs/outputs.md describes them), and a
+headless Chromium driven over the DevTools protocol for the browser tests."""
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import io
 import json
+import os
+import subprocess
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
+import matplotlib.image as mpimg
 import numpy as np
 
 from resmap_core.io.mrc import MapGeometry, write_map
@@ -242,3 +252,190 @@ def run_cli(argv: list[str]) -> int:
     from resmap_core.cli.main import main
 
     return main(argv)
+
+
+#: The fitted model of EMD-3488 (tests/data/README.md).
+MODEL_5NI1 = Path(__file__).resolve().parent / "data" / "emd_3488" / "5ni1_updated.cif.gz"
+#: Residues of the synthetic model: an α-helix of Cα atoms through the synthetic box.
+HELIX_RESIDUES = 24
+
+
+def write_helix_model(path: Path) -> Path:
+    """A PDB file: a poly-Ala α-helix (Cα trace: 1.5 Å rise, 2.3 Å radius, 100° per residue)
+    along x through the centre of the synthetic box, in its frame (origin 0)."""
+    centre = [(n - 1) / 2 * v for n, v in zip(SHAPE[::-1], VOXEL, strict=True)]  # x, y, z Å
+    lines = []
+    for i in range(HELIX_RESIDUES):
+        turn = np.deg2rad(100.0 * i)
+        x = centre[0] + 1.5 * (i - HELIX_RESIDUES / 2)
+        y, z = centre[1] + 2.3 * np.cos(turn), centre[2] + 2.3 * np.sin(turn)
+        lines.append(f"ATOM  {i + 1:5d}  CA  ALA A{i + 1:4d}    {x:8.3f}{y:8.3f}{z:8.3f}"
+                     "  1.00 20.00           C  ")  # fmt: skip
+    path.write_text("\n".join(lines) + "\nEND\n")
+    return path
+
+
+# ---- headless Chromium, driven over the DevTools protocol ----------------------------------
+
+
+#: Chromium flags: headless, WebGL through SwiftShader (no GPU here), no sandbox (root), no
+#: background traffic, and every network request sent to a closed local port as a second fence.
+CHROMIUM_FLAGS = (
+    "--headless", "--no-sandbox", "--remote-debugging-pipe", "--use-angle=swiftshader",
+    "--enable-unsafe-swiftshader", "--ignore-gpu-blocklist", "--hide-scrollbars",
+    "--no-first-run", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--disable-default-apps", "--disable-extensions",
+    "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>",
+    "--host-resolver-rules=MAP * ~NOTFOUND",
+)  # fmt: skip
+#: URL schemes that stay on this machine.
+LOCAL_SCHEMES = ("file:", "data:", "blob:", "about:")
+
+
+class Browser:
+    """Headless Chromium over the DevTools protocol on a pipe (fds 3 and 4, no port, no extra
+    package). Every request of the page is intercepted (``Fetch``): local ones continue, any
+    other fails and is recorded in ``blocked``; ``requests`` lists every URL the page asked for
+    ``errors`` every uncaught JavaScript exception and ``dialogs`` every alert the page opened."""
+
+    def __init__(self, chromium: str, width: int = 1280, height: int = 1000) -> None:
+        cmd_r, cmd_w = os.pipe()
+        out_r, out_w = os.pipe()
+
+        def child_fds() -> None:  # the protocol's pipe: commands on fd 3, replies on fd 4
+            a, b = os.dup(cmd_r), os.dup(out_w)
+            os.dup2(a, 3)
+            os.dup2(b, 4)
+
+        self.proc = subprocess.Popen(
+            [chromium, *CHROMIUM_FLAGS, f"--window-size={width},{height}", "about:blank"],
+            pass_fds=(3, 4), preexec_fn=child_fds,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        os.close(cmd_r)
+        os.close(out_w)
+        self._out = os.fdopen(cmd_w, "wb", buffering=0)
+        self._in = os.fdopen(out_r, "rb", buffering=0)
+        self._next, self._lock, self._done = 0, threading.Lock(), threading.Condition()
+        self._replies: dict[int, dict] = {}
+        self.requests: list[str] = []
+        self.blocked: list[str] = []
+        self.errors: list[str] = []
+        self.dialogs: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+        page = next(t for t in self.call("Target.getTargets")["targetInfos"] if t["type"] == "page")
+        self.session = self.call("Target.attachToTarget", targetId=page["targetId"], flatten=True)[
+            "sessionId"
+        ]
+        for domain in ("Page", "Runtime", "Network"):
+            self.page(f"{domain}.enable")
+        self.page("Fetch.enable", patterns=[{"urlPattern": "*"}])
+
+    def _send(self, message: dict) -> int:
+        """Write one protocol message; returns its id."""
+        with self._lock:
+            self._next += 1
+            message["id"] = self._next
+            self._out.write(json.dumps(message).encode() + b"\0")
+            return self._next
+
+    def _read(self) -> None:
+        """Reader thread: replies to waiting calls, events to the records, paused requests."""
+        buffer = b""
+        while chunk := self._in.read(1 << 16):
+            buffer += chunk
+            *messages, buffer = buffer.split(b"\0")
+            for raw in messages:
+                self._dispatch(json.loads(raw))
+
+    def _dispatch(self, msg: dict) -> None:
+        """Handle one message from Chromium."""
+        method, params = msg.get("method"), msg.get("params", {})
+        if "id" in msg:
+            with self._done:
+                self._replies[msg["id"]] = msg
+                self._done.notify_all()
+        elif method == "Fetch.requestPaused":
+            url = params["request"]["url"]
+            name, reply = "Fetch.continueRequest", {"requestId": params["requestId"]}
+            if not url.startswith(LOCAL_SCHEMES):  # leaving the machine: refused, recorded
+                self.blocked.append(url)
+                name, reply["errorReason"] = "Fetch.failRequest", "Failed"
+            self._send({"method": name, "params": reply, "sessionId": msg["sessionId"]})
+        elif method == "Network.requestWillBeSent":
+            self.requests.append(params["request"]["url"])
+        elif method == "Runtime.exceptionThrown":
+            self.errors.append(json.dumps(params["exceptionDetails"])[:500])
+        elif method == "Page.javascriptDialogOpening":  # alert(): recorded, then dismissed
+            self.dialogs.append(params.get("message", ""))
+            self._send({"method": "Page.handleJavaScriptDialog", "params": {"accept": False},
+                        "sessionId": msg["sessionId"]})  # fmt: skip
+
+    def call(self, method: str, session: str | None = None, timeout: float = 60, **params: Any):
+        """Send a command (to the browser, or to ``session``) and wait for its result."""
+        message: dict = {"method": method, "params": params}
+        if session:
+            message["sessionId"] = session
+        key = self._send(message)
+        with self._done:
+            if not self._done.wait_for(lambda: key in self._replies, timeout):
+                raise TimeoutError(method)
+            reply = self._replies.pop(key)
+        if "error" in reply:
+            raise RuntimeError(f"{method}: {reply['error']}")
+        return reply["result"]
+
+    def page(self, method: str, **params: Any):
+        """A command to the page."""
+        return self.call(method, session=self.session, **params)
+
+    def js(self, expression: str, awaited: bool = False) -> Any:
+        """The value of a JavaScript expression in the page (awaited when it is a promise)."""
+        res = self.page("Runtime.evaluate", expression=expression, returnByValue=True,
+                        awaitPromise=awaited)  # fmt: skip
+        if "exceptionDetails" in res:
+            raise RuntimeError(json.dumps(res["exceptionDetails"])[:1000])
+        return res["result"].get("value")
+
+    def wait_for(self, expression: str, timeout: float = 60) -> None:
+        """Poll until ``expression`` is truthy."""
+        deadline = time.monotonic() + timeout
+        while not self.js(expression):
+            if time.monotonic() > deadline:
+                raise TimeoutError(expression)
+            time.sleep(0.1)
+
+    def open(self, url: str) -> None:
+        """Navigate and wait for the load event."""
+        self.page("Page.navigate", url=url)
+        self.wait_for("document.readyState === 'complete'")
+
+    def screenshot(self, selector: str | None = None) -> np.ndarray:
+        """RGB float image [rows, cols, 3] of the viewport, or of the element ``selector``
+        (scrolled into view)."""
+        params: dict[str, Any] = {"format": "png"}
+        if selector:  # in view first: Chromium only draws (and captures) what is on screen
+            self.js(f"document.querySelector({json.dumps(selector)}).scrollIntoView()")
+            rect = f"document.querySelector({json.dumps(selector)}).getBoundingClientRect()"
+            box = self.js(f"(r => [r.x + scrollX, r.y + scrollY, r.width, r.height])({rect})")
+            params["clip"] = dict(zip(("x", "y", "width", "height"), box, strict=True))
+            params["clip"]["scale"] = 1
+        png = base64.b64decode(self.page("Page.captureScreenshot", **params)["data"])
+        return mpimg.imread(io.BytesIO(png), format="png")[..., :3]
+
+    def key(self, selector: str, key: str, code: int) -> None:
+        """Focus an element and press a key on it, as a user would (real key events)."""
+        self.js(f"document.querySelector({json.dumps(selector)}).focus()")
+        for kind in ("keyDown", "keyUp"):
+            self.page("Input.dispatchKeyEvent", type=kind, key=key, code=key,
+                      windowsVirtualKeyCode=code)  # fmt: skip
+
+    def close(self) -> None:
+        """End Chromium (the process this object started)."""
+        with contextlib.suppress(Exception):
+            self.call("Browser.close", timeout=5)
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()

@@ -3,6 +3,8 @@ parsing, and the ``resmap report`` / ``resmap report-index`` commands on synthet
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
 import re
 import subprocess
@@ -23,7 +25,7 @@ from _report_helpers import (
     run_cli,
     write_dataset,
 )
-from scipy import stats
+from scipy import ndimage, stats
 
 from resmap_core.cli.main import main
 from resmap_core.errors import InputError
@@ -300,10 +302,10 @@ def test_report_writes_page_scripts_and_summary(full_report: tuple[dict, Path]) 
     paths, out = full_report
     folder = out.parent
     html = out.read_text(encoding="utf-8")
-    for section in ("header", "summary", "fsc", "slices", "histograms", "wavelengths",
-                    "diagnostics", "provenance"):  # fmt: skip
+    for section in ("header", "summary", "view3d", "fsc", "slices", "browser", "histograms",
+                    "wavelengths", "diagnostics", "provenance"):  # fmt: skip
         assert f'id="{section}"' in html
-    assert html.count('src="data:image/png;base64,') == 7
+    assert html.count('src="data:image/png;base64,') == 9  # 8 figures, the key twice
     cxc = (folder / "synth_resmap.cxc").read_text()
     assert 'open "../../data/map.mrc" format mrc' in cxc
     assert 'open "../../data/LOCAL.mrc" format mrc' in cxc
@@ -325,18 +327,28 @@ def test_report_escapes_input_text_and_references_nothing_remote(
     full_report: tuple[dict, Path],
 ) -> None:
     html = full_report[1].read_text(encoding="utf-8")
-    assert "<script" not in html.lower()
+    # only the page's own scripts: the scene data, Mol* from the folder beside, the page script
+    assert re.findall(r"<script[^>]*>", html.lower()) == [
+        '<script type="application/json" id="scene-data">',
+        '<script src="molstar/molstar.js">',
+        "<script>",
+    ]
     assert "Haemoglobin &lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; co" in html
-    assert "<link" not in html and 'src="http' not in html
+    assert 'src="http' not in html and "@import" not in html
+    assert re.findall(r"<link[^>]*>", html) == [
+        '<link rel="stylesheet" href="molstar/molstar.css">'
+    ]
     hrefs = re.findall(r'href="([^"]*)"', html)
-    assert all(h.startswith("#") or h == "https://www.ebi.ac.uk/emdb/EMD-1234" for h in hrefs)
+    assert all(h.startswith("#") or h in ("https://www.ebi.ac.uk/emdb/EMD-1234",
+                                          "molstar/molstar.css") for h in hrefs)  # fmt: skip
+    assert "default-src 'none'" in html  # the page's policy refuses the network
 
 
 def test_report_is_byte_identical_when_rebuilt(full_report: tuple[dict, Path]) -> None:
     paths, out = full_report
-    before = {p.name: p.read_bytes() for p in out.parent.iterdir()}
+    before = {p: p.read_bytes() for p in out.parent.rglob("*") if p.is_file()}
     assert run_cli(cli_args(paths, out)) == 0
-    after = {p.name: p.read_bytes() for p in out.parent.iterdir()}
+    after = {p: p.read_bytes() for p in out.parent.rglob("*") if p.is_file()}
     assert before == after
 
 
@@ -370,12 +382,21 @@ def test_report_without_record_or_mask_still_builds(tmp_path: Path) -> None:
     assert "No mask was given" in html
 
 
-def test_correlated_half_maps_are_flagged_in_the_report(tmp_path: Path) -> None:
-    paths = write_dataset(tmp_path / "d", fsc_tail=0.1, with_deposited=False)
-    out = tmp_path / "r" / "index.html"
+@pytest.fixture(scope="module")
+def correlated_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The report of half maps that still correlate beyond their FSC resolution, without a
+    deposited FSC curve."""
+    root = tmp_path_factory.mktemp("correlated")
+    paths = write_dataset(root / "d", fsc_tail=0.1, with_deposited=False)
+    out = root / "r" / "synth" / "index.html"
     assert run_cli(cli_args(paths, out)) == 0
+    return out
+
+
+def test_correlated_half_maps_are_flagged_in_the_report(correlated_report: Path) -> None:
+    out = correlated_report
     assert 'data-code="fsc_tail"' in out.read_text(encoding="utf-8")
-    assert json.loads((tmp_path / "r" / "summary.json").read_text())["warnings"] == ["fsc_tail"]
+    assert json.loads((out.parent / "summary.json").read_text())["warnings"] == ["fsc_tail"]
 
 
 def test_map_on_another_grid_is_refused_with_exit_2(
@@ -598,3 +619,246 @@ def test_wfsc_bounds_come_from_the_wfsc_record_and_tolerate_malformed_entries() 
     assert wfsc_crossing(5.0, record) == Crossing(5.0)
     assert wfsc_bound_notes(WFSCRecord.from_json({"bounds": {"worse_than": 3}}), 2.4) == []
     assert wfsc_bound_notes(None, 2.4) == []
+
+
+# ----------------------------------------------------------------------------------------------
+# The 3D view and slice browser: embedded maps, the viewer files, the model
+# ----------------------------------------------------------------------------------------------
+
+
+def _unpacked(b64: str, tmp_path: Path, name: str) -> tuple[np.ndarray, object]:
+    """An embedded MRC (gzip + base64) read back with mrcfile: (data [z, y, x], header)."""
+    import mrcfile
+
+    path = tmp_path / name
+    path.write_bytes(gzip.decompress(base64.b64decode(b64)))
+    with mrcfile.open(path, permissive=True) as mrc:
+        return np.array(mrc.data), mrc.header.copy()
+
+
+def test_block_mean_of_finite_voxels_equals_a_loop_oracle() -> None:
+    from resmap_core.report.volumes import block_mean, display_grid
+
+    rng = np.random.default_rng(2)
+    vol = rng.normal(size=(9, 8, 7))
+    vol[rng.random(vol.shape) < 0.3] = np.nan
+    vol[0:2, 0:2, 0:2] = np.nan  # a block with no finite voxel
+    geom = MapGeometry(shape=vol.shape, voxel_size_A=(1.0, 1.5, 2.0), start_vox=(4, 0, -2))
+    grid = display_grid(geom, max_edge=4)  # longest edge 9 -> blocks of 3 voxels
+    assert grid.factor == 3 and grid.geometry.shape == (3, 2, 2)
+    out = block_mean(vol, grid)
+    for z, y, x in np.ndindex(out.shape):
+        block = vol[3 * z : 3 * z + 3, 3 * y : 3 * y + 3, 3 * x : 3 * x + 3]
+        finite = block[np.isfinite(block)]
+        expected = finite.mean() if finite.size else np.nan
+        np.testing.assert_allclose(out[z, y, x], expected, rtol=1e-6, equal_nan=True)
+    # display voxel 0 sits at the centre of the first block: start x voxel + one voxel
+    assert grid.geometry.voxel_size_A == (3.0, 4.5, 6.0)
+    np.testing.assert_allclose(grid.geometry.origin_A, (4 * 1.0 + 1.0, 0 + 1.5, -2 * 2.0 + 2.0))
+
+
+def test_reach_one_voxel_fills_the_rim_and_keeps_deeper_gaps() -> None:
+    from resmap_core.report.volumes import reach_one_voxel
+
+    vol = np.full((9, 9, 9), 5.0, np.float32)
+    vol[4, 4, 4] = np.nan  # one unresolved voxel among resolved ones
+    vol[:, :, 6:] = np.nan  # a region three voxels deep with no resolution
+    vol[0, 0, 6] = 9.0
+    out = reach_one_voxel(vol)
+    assert out[4, 4, 4] == 5.0  # filled from a neighbour
+    assert np.isfinite(out[:, :, 6]).all()  # the first layer of the gap takes its neighbour's
+    assert out[0, 0, 7] == 9.0 and out[5, 5, 6] == 5.0
+    assert np.isnan(out[4, 4, 7:]).all()  # further in, still no resolution
+
+
+def test_embedded_maps_read_back_as_mrc_files(tmp_path: Path) -> None:
+    from resmap_core.report.volumes import density_volume, display_grid, layer_volume
+
+    density = make_density()
+    geom = MapGeometry(shape=SHAPE, voxel_size_A=VOXEL, origin_A=(3.0, -2.0, 1.0))
+    grid = display_grid(geom)
+    rec = density_volume(density, grid)
+    data, header = _unpacked(rec["mrc"], tmp_path, "density.mrc")
+    assert data.dtype == np.int16 and data.shape == SHAPE and int(header.mode) == 1
+    np.testing.assert_allclose(data * rec["scale"], density, atol=rec["scale"] / 2 + 1e-9)
+    assert (float(header.origin.x), float(header.origin.y)) == (3.0, -2.0)
+    assert float(header.cella.x) == pytest.approx(SHAPE[2] * VOXEL[0])
+    assert rec["offset"] == 1024 + int(header.nsymbt)
+    mask = make_mask()
+    local = make_local(mask)
+    ok = statistics.resolved_voxels(local, mask, 100.0)
+    layer = layer_volume("ResMap", local, ok, grid)
+    values, _ = _unpacked(layer["mrc"], tmp_path, "local.mrc")
+    assert values.dtype == np.float32
+    assert np.array_equal(values[ok], local[ok])  # resolved voxels keep their value
+    far = ndimage.binary_dilation(ok, np.ones((3, 3, 3), bool))
+    assert np.isnan(values[~far]).all()  # more than a voxel from any resolution: none
+    own = gzip.decompress(base64.b64decode(layer["resolved"]))  # the slice browser's flags
+    assert np.array_equal(np.frombuffer(own, np.uint8).reshape(SHAPE), ok.astype(np.uint8))
+
+
+def test_colour_scale_covers_the_data_and_counts_what_lies_above() -> None:
+    rng = np.random.default_rng(8)
+    a = rng.choice(np.arange(3.7, 17.0, 1.0), size=5000, p=0.5 ** np.arange(14) / 1.99987793)
+    b = np.concatenate([rng.uniform(3.3, 9.0, 2950), rng.uniform(18.0, 20.5, 50)])
+    scale = statistics.colour_scale(a, b)
+    allv = np.concatenate([a, b])
+    assert scale.lo_A == 3.0 and scale.lo_A <= allv.min()  # the finest value is on the scale
+    assert scale.hi_A == np.ceil(np.percentile(allv, 99) * 2) / 2
+    assert scale.above == pytest.approx(float((allv > scale.hi_A).mean()))
+    assert scale.extend == "max"
+    whole = statistics.colour_scale(np.array([4.0, 4.2, 5.0, 6.1]), top_percentile=100)
+    assert whole.range_A == (4.0, 6.5) and whole.extend == "neither"
+
+
+def test_grey_limits_are_percentiles_inside_the_padded_mask() -> None:
+    density = make_density()
+    density[:, :, :3] = 50.0  # a bright slab far from the particle must not set the contrast
+    mask = make_mask(8.0)
+    region = statistics.padded_region(mask, (1.2, 1.2, 1.2), pad_A=6.0)
+    assert region.sum() > mask.sum() and not region[:, :, :3].any()
+    lo, hi = statistics.grey_limits(density, region)
+    assert (lo, hi) == pytest.approx(tuple(np.percentile(density[region], [1.0, 99.5])))
+    assert hi < 50.0
+
+
+def test_viewer_files_are_copied_once_beside_the_page_and_never_inlined(
+    full_report: tuple[dict, Path],
+) -> None:
+    from resmap_core.report.viewer import ASSETS, FILES, install_viewer
+
+    paths, out = full_report
+    folder = out.parent / "molstar"
+    for name in FILES:
+        assert (folder / name).read_bytes() == (ASSETS / name).read_bytes()
+    html = out.read_text(encoding="utf-8")
+    assert len(html) < 2_000_000 and "Mol* contributors" not in html  # not inlined
+    stamp = (folder / "molstar.js").stat().st_mtime_ns
+    assert install_viewer(out.parent) == "molstar"
+    assert (folder / "molstar.js").stat().st_mtime_ns == stamp  # identical: not rewritten
+
+
+def test_fitted_model_travels_in_the_page_as_its_own_text(tmp_path: Path) -> None:
+    from resmap_core.report.build import model_payload
+    from resmap_core.report.load import read_model_file
+
+    model = Path(__file__).parent / "data" / "emd_3488" / "5ni1_updated.cif.gz"
+    payload = model_payload(read_model_file(model))
+    assert payload is not None and payload["format"] == "mmcif" and payload["name"] == model.name
+    packed = base64.b64decode(payload["data"])
+    assert gzip.decompress(packed) == gzip.decompress(model.read_bytes())
+    pdb = tmp_path / "m.pdb"
+    pdb.write_text("ATOM      1  CA  ALA A   1       1.000   2.000   3.000  1.00 20.00\n")
+    assert read_model_file(pdb).format == "pdb" and model_payload(None) is None
+    with pytest.raises(InputError, match="not a model file name"):
+        read_model_file(tmp_path / "model.txt")
+    with pytest.raises(InputError, match="no such file"):
+        read_model_file(tmp_path / "absent.cif")
+
+
+def _scene(out: Path) -> dict:
+    """The JSON the page's scripts read (#scene-data)."""
+    html = out.read_text(encoding="utf-8")
+    raw = re.search(r'<script type="application/json" id="scene-data">(.*?)</script>', html, re.S)
+    assert raw is not None
+    return json.loads(raw[1])
+
+
+def test_scene_carries_the_key_and_the_maps_on_the_display_grid(
+    full_report: tuple[dict, Path],
+) -> None:
+    scene = _scene(full_report[1])
+    assert scene["grid"]["shape_zyx"] == list(SHAPE) and scene["grid"]["factor"] == 1
+    assert [layer["name"] for layer in scene["layers"]] == ["ResMap", "windowed FSC"]
+    assert len(scene["key"]["stops"]) == 32 and scene["key"]["stops"][0] == "#30123b"
+    lo, hi = scene["key"]["range_A"]
+    assert lo <= 3.0 < 8.0 <= hi  # the ResMap values (3-8 Å) lie on the key
+    span = scene["density"]["level_span"]
+    assert span[0] <= scene["density"]["level"] <= span[1]
+    assert scene["model"] is None
+
+
+def test_parameter_values_read_as_numbers_people_read() -> None:
+    from resmap_core.report.records import readable
+
+    assert readable("100") == readable(100.0) == "100"  # config text and the record's number
+    assert readable(26.249998092651367) == "26.25"
+    assert readable([3.7, 4.7]) == "3.7, 4.7" and readable(None) == "none"
+    assert readable(True) == "true" and readable("paper") == "paper"
+    assert readable("6e71b7f41659161a2c9b1d9e906706b3") == "6e71b7f41659161a2c9b1d9e906706b3"
+
+
+def test_versions_fold_to_one_row_per_package_that_matters() -> None:
+    from resmap_core.report.provenance import fold_versions
+
+    recorded = [("report", "numpy", "2.4"), ("workflow", "numpy", "2.4"), ("FSC", "numpy", "2.3"),
+                ("report", "resmap_core", "0.1.0"), ("workflow", "pulp", "3.0"),
+                ("workflow", "yte", "1.5")]  # fmt: skip
+    rows, others = fold_versions(recorded)
+    assert rows == [
+        {"package": "resmap_core", "versions": "0.1.0 (report)"},
+        {"package": "numpy", "versions": "2.4 (report, workflow); 2.3 (FSC)"},
+    ]
+    assert others == ["pulp", "yte"]
+
+
+def test_run_times_are_sorted_by_the_numbers_in_rule_names() -> None:
+    from resmap_core.report.provenance import natural_key
+
+    names = ["pass_lambda_10.7A", "pass_lambda_3.7A", "fdr", "pass_lambda_4.7A", "wfsc"]
+    assert sorted(names, key=natural_key) == [
+        "fdr", "pass_lambda_3.7A", "pass_lambda_4.7A", "pass_lambda_10.7A", "wfsc"]  # fmt: skip
+
+
+def test_resolution_axis_ticks_are_round_and_apart() -> None:
+    ticks = plots.resolution_ticks(0.305)
+    assert ticks == [3.5, 4.0, 5.0, 6.0, 8.0, 10.0, 20.0, 50.0]
+    f = 1 / np.array(ticks)
+    assert f.max() <= 0.305 and np.diff(np.sort(f)).min() >= 0.06 * 0.305
+
+
+def test_chimerax_keys_name_the_measure_they_show(full_report: tuple[dict, Path]) -> None:
+    folder = full_report[1].parent
+    resmap = (folder / "synth_resmap.cxc").read_text()
+    wfsc = (folder / "synth_wfsc.cxc").read_text()
+    assert "2dlabels text 'ResMap local resolution (Å)'" in resmap
+    assert "2dlabels text 'windowed-FSC local resolution (Å)'" in wfsc
+
+
+def test_fsc_caption_names_the_deposited_curve_only_when_it_is_drawn(
+    full_report: tuple[dict, Path], correlated_report: Path
+) -> None:
+    assert "the curve deposited in the EMDB" in full_report[1].read_text(encoding="utf-8")
+    text = " ".join(correlated_report.read_text(encoding="utf-8").split())  # no deposited curve
+    assert "deposited in the EMDB" not in text and "top axis: resolution (Å)" in text
+
+
+def test_index_and_page_say_warnings_in_words(correlated_report: Path, tmp_path: Path) -> None:
+    index = tmp_path / "index.html"
+    assert run_cli(["report-index", "--out", str(index), "--quiet",
+                    str(correlated_report.parent)]) == 0  # fmt: skip
+    row = re.search(r'<span class="warn">(.*?)</span>', index.read_text(encoding="utf-8"))
+    assert row and row[1] == "half maps not independent"
+    page = correlated_report.read_text(encoding="utf-8")
+    assert "Warning, half maps not independent:" in page
+    assert "1 warning(s)</strong>: half maps not independent" in page
+
+
+def test_simulated_half_maps_are_announced_at_the_top(
+    full_report: tuple[dict, Path], tmp_path: Path
+) -> None:
+    paths = write_dataset(tmp_path / "d", with_deposited=False)
+    half = tmp_path / "d" / "half1.mrc"
+    write_map(half, make_density(), MapGeometry(shape=SHAPE, voxel_size_A=VOXEL),
+              label="SIMULATED half map 1 from a test")  # fmt: skip
+    rec = json.loads((tmp_path / "d" / "LOCAL.json").read_text())
+    rec["inputs"] = [{"path": str(half), "sha256": "00"}, {"path": "gone.mrc", "sha256": "11"}]
+    (tmp_path / "d" / "LOCAL.json").write_text(json.dumps(rec))
+    out = tmp_path / "r" / "index.html"
+    assert run_cli(cli_args(paths, out)) == 0
+    html = out.read_text(encoding="utf-8")
+    banner = re.search(r'<div class="simulated" id="simulated">(.*?)</div>', html, re.S)
+    assert banner and "half1.mrc: resmap_core SIMULATED half map 1 from a test" in banner[1]
+    assert html.index('id="simulated"') < html.index('id="summary"')
+    # a dataset whose input maps do not say so (or are gone) gets no banner
+    assert 'id="simulated"' not in full_report[1].read_text(encoding="utf-8")

@@ -1,10 +1,12 @@
-"""The self-contained HTML report of one dataset: the steps from inputs to files.
+"""The HTML report of one dataset (offline: nothing fetched): the steps from inputs to files.
 
 ``build_report`` reads the inputs (:mod:`~resmap_core.report.load`), turns them into the
 template's context in named steps (:func:`build_context`), renders ``report.html.j2``
 (:mod:`~resmap_core.report.render`) and writes ``index.html`` (images as base64 PNG data URIs,
-CSS inline, no script, no network), ``NAME_resmap.cxc``, ``NAME_wfsc.cxc`` and ``summary.json``
-beside it, atomically. Every optional input may be absent; the report then says what is missing.
+the maps of the 3D view and slice browser embedded, CSS and the page's script inline),
+``NAME_resmap.cxc``, ``NAME_wfsc.cxc`` and ``summary.json`` beside it, atomically, and copies
+the Mol* viewer once into ``molstar/`` (:mod:`~resmap_core.report.viewer`). Nothing is fetched
+from the network. Every optional input may be absent; the report then says what is missing.
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ from resmap_core.io.atomic import write_json, write_text
 from resmap_core.io.emdb import normalise_accession
 from resmap_core.progress import Progress
 from resmap_core.report import plots
+from resmap_core.report.atoms import atoms_section, read_atoms_record
 from resmap_core.report.chimerax import report_scripts
 from resmap_core.report.crossings import (
     FSCSummary,
     FSCTexts,
+    fsc_marks,
     fsc_summary,
     fsc_texts,
     nyquist_of,
@@ -32,21 +36,32 @@ from resmap_core.report.crossings import (
     wfsc_stat_text,
 )
 from resmap_core.report.diagnostics import Finding, diagnose, mask_fit
-from resmap_core.report.load import Loaded, ReportInputs, load
+from resmap_core.report.load import Loaded, ModelFile, ReportInputs, load
 from resmap_core.report.provenance import provenance_context
 from resmap_core.report.records import finite_float
 from resmap_core.report.render import data_uri, render
 from resmap_core.report.spectra import Spectrum, radial_power
 from resmap_core.report.statistics import (
+    ColourScale,
     Resolved,
     agreement,
+    colour_scale,
+    grey_limits,
     histogram_edges,
     joint_histogram,
     local_histogram,
     masked_layer,
+    padded_region,
     resolved_map,
-    shared_range,
     value_span,
+)
+from resmap_core.report.viewer import install_viewer
+from resmap_core.report.volumes import (
+    density_volume,
+    display_grid,
+    focus_sphere,
+    layer_volume,
+    packed,
 )
 
 EMDB_URL = "https://www.ebi.ac.uk/emdb/EMD-{}"
@@ -123,8 +138,16 @@ def summary_fields(
     }
 
 
+def slice_scales(data: Loaded, scale: ColourScale) -> plots.SliceScales:
+    """Grey range of the map (robust percentiles inside the mask grown by 6 Å) and the
+    colour scale of the local-resolution layers."""
+    region = padded_region(data.mask.voxels, data.local.geometry.spacing_zyx_A)
+    grey = grey_limits(data.density.data, region)
+    return plots.SliceScales(grey, scale.range_A, scale.extend)
+
+
 def slice_figures(
-    data: Loaded, loc: Resolved, wf: Resolved | None, vrange: tuple[float, float]
+    data: Loaded, loc: Resolved, wf: Resolved | None, scales: plots.SliceScales
 ) -> dict[str, str]:
     """Three central sections and a gallery of six z sections spanning the mask."""
     geom = data.local.geometry
@@ -141,10 +164,47 @@ def slice_figures(
     within = data.mask.voxels.any(axis=(1, 2))  # z sections that hold mask voxels
     gallery = [(f"z={i}", "xy", i) for i in plots.gallery_indices(nz, 6, within=within)]
     return {
-        "slices": data_uri(plots.plot_slices(density, layers, spacing, vrange, sections)),
+        "slices": data_uri(plots.plot_slices(density, layers, spacing, scales, sections)),
         "gallery": data_uri(
-            plots.plot_slices(density, layers, spacing, vrange, gallery, sections_as_columns=True)
+            plots.plot_slices(density, layers, spacing, scales, gallery, sections_as_columns=True)
         ),
+    }
+
+
+def model_payload(model: ModelFile | None) -> dict[str, str] | None:
+    """The fitted model as the page carries it (packed text, Mol* format, file name)."""
+    if model is None:
+        return None
+    return {"data": packed(model.text), "format": model.format, "name": model.name}
+
+
+def page_scene(
+    data: Loaded, loc: Resolved, wf: Resolved | None, scales: plots.SliceScales, contour: float
+) -> dict[str, Any]:
+    """What the 3D view and the slice browser draw, embedded in the page as JSON: the display
+    grid, the density (int16 MRC, grey range, surface level), one float32 MRC per
+    local-resolution map (NaN more than a voxel away from any resolved voxel), the colour key
+    (range Å, 32 palette stops), the camera's sphere and the model
+    (:mod:`~resmap_core.report.volumes`)."""
+    grid = display_grid(data.local.geometry)
+    layers = [layer_volume("ResMap", loc.map_A, loc.ok, grid)]
+    if wf is not None:
+        layers.append(layer_volume("windowed FSC", wf.map_A, wf.ok, grid))
+    density = density_volume(data.density.data, grid)
+    span = density["level_span"]
+    density["level_span"] = [min(span[0], contour), max(span[1], contour)]
+    stops = [c for _, c in plots.palette_stops(*scales.colour_A, n=32)]
+    return {
+        "grid": {
+            "shape_zyx": list(grid.geometry.shape),
+            "factor": grid.factor,
+            "spacing_zyx_A": list(grid.geometry.spacing_zyx_A),
+        },
+        "density": density | {"grey": list(scales.grey), "level": contour},
+        "layers": layers,
+        "key": {"range_A": list(scales.colour_A), "stops": stops},
+        "focus": focus_sphere(data.mask.voxels, data.local.geometry),
+        "model": model_payload(data.model),
     }
 
 
@@ -246,15 +306,24 @@ def absent_parts(data: Loaded, spec: Spectra) -> list[str]:
     return absent
 
 
-def contour_level(fit: dict | None, density: np.ndarray) -> float:
-    """Surface level for ChimeraX: the mask fit's noise threshold, else mean + 3 SD of the map."""
+def contour_level(fit: dict | None, density: np.ndarray) -> tuple[float, str]:
+    """Surface level for ChimeraX and the 3D view, and where it comes from in words: the mask
+    fit's noise threshold, else mean + 3 SD of the map."""
     if fit and fit["threshold"] is not None:
-        return fit["threshold"]
-    return float(density.mean(dtype=np.float64) + 3.0 * density.std(dtype=np.float64))
+        return fit["threshold"], "the noise threshold of the mask check under Diagnostics"
+    level = float(density.mean(dtype=np.float64) + 3.0 * density.std(dtype=np.float64))
+    return level, "the map's mean + 3 standard deviations"
+
+
+def simulated_labels(labels: list[tuple[str, str]]) -> list[str]:
+    """The input maps' header labels that call the data simulated (the demo's half maps say
+    "SIMULATED half map 1 ..."), for the banner at the top of the page."""
+    return [f"{name}: {text}" for name, text in labels if "simulated" in text.lower()]
 
 
 def header_fields(inputs: ReportInputs, data: Loaded) -> dict[str, Any]:
-    """The page header: name, title, EMDB link, author resolution, box, voxel size, mode."""
+    """The page header: name, title, EMDB link, author resolution, box, voxel size, mode, the
+    input maps' header labels (and those that call the data simulated)."""
     meta = data.meta or {}
     geom = data.local.geometry
     emdb_id, emdb_url = emdb_link(meta.get("emdb_id"))
@@ -268,6 +337,8 @@ def header_fields(inputs: ReportInputs, data: Loaded) -> dict[str, Any]:
         "voxel_size": "×".join(f"{v:.4g}" for v in geom.voxel_size_A),
         "mode": (data.local_json or {}).get("mode") or ("split" if data.fsc_json else "unknown"),
         "cxc": {"resmap": f"{inputs.name}_resmap.cxc", "wfsc": f"{inputs.name}_wfsc.cxc"},
+        "labels": data.labels,
+        "simulated": simulated_labels(data.labels),
     }
 
 
@@ -276,19 +347,32 @@ def header_fields(inputs: ReportInputs, data: Loaded) -> dict[str, Any]:
 # ----------------------------------------------------------------------------------------------
 
 
+def figures(
+    data: Loaded, fsc: FSCSummary, texts: FSCTexts, loc: Resolved, wf: Resolved | None,
+    scales: plots.SliceScales,
+) -> tuple[dict[str, str], dict | None]:  # fmt: skip
+    """The FSC figure, the colour key, the slices and the histograms (data URIs), and the
+    agreement of the two maps."""
+    images: dict[str, str] = {}
+    if fsc.curves or data.deposited is not None:
+        images["fsc"] = data_uri(
+            plots.plot_fsc(fsc.curves, data.deposited, texts.notes, fsc_marks(fsc))
+        )
+    images["key"] = data_uri(plots.plot_key(scales.colour_A, scales.extend, "local resolution (Å)"))
+    images |= slice_figures(data, loc, wf, scales)
+    hist_images, agree = histogram_figures(loc, wf, int(data.mask.voxels.sum()), texts)
+    return images | hist_images, agree
+
+
 def build_context(inputs: ReportInputs, data: Loaded, progress: Progress) -> dict[str, Any]:
     """All numbers, tables and images the template shows (figures in page order)."""
     loc, wf = resolved_maps(data)
     fsc = fsc_summary(data.fsc)
     texts = fsc_texts(fsc, data.deposited)
+    scale = colour_scale(loc.values, *([wf.values] if wf is not None else []))
+    scales = slice_scales(data, scale)
     progress.say("figures: FSC, slices, histograms")
-    images: dict[str, str] = {}
-    if fsc.curves or data.deposited is not None:
-        images["fsc"] = data_uri(plots.plot_fsc(fsc.curves, data.deposited, texts.notes))
-    vrange = shared_range(loc.values, *([wf.values] if wf is not None else []))
-    images |= slice_figures(data, loc, wf, vrange)
-    hist_images, agree = histogram_figures(loc, wf, int(data.mask.voxels.sum()), texts)
-    images |= hist_images
+    images, agree = figures(data, fsc, texts, loc, wf, scales)
     waves = wavelength_rows(data.local_json or {})
     if waves:
         images["wavelengths"] = wavelength_figure(waves)
@@ -296,19 +380,26 @@ def build_context(inputs: ReportInputs, data: Loaded, progress: Progress) -> dic
     spec = spectra(data)
     images["spectra"] = data_uri(plots.plot_spectra(spec.panels))
     findings, fit = findings_of(data, spec, fsc, loc)
+    contour, contour_source = contour_level(fit, data.density.data)
+    progress.say("3D view and slice browser: embedding the maps")
     return {
         **header_fields(inputs, data),
         **summary_fields(data, fsc, texts, loc, wf),
         **provenance_context(inputs, data),
         "agree": agree,
-        "vrange": vrange,
+        "vrange": scale.range_A,
+        "scale": scale,
         "palette": plots.PALETTE,
         "images": images,
         "wavelengths": waves,
         "lowpass": (data.local_json or {}).get("lowpass"),
         "findings": findings,
         "absent": absent_parts(data, spec),
-        "contour": contour_level(fit, data.density.data),
+        "contour": contour,
+        "contour_source": contour_source,
+        "scene": page_scene(data, loc, wf, scales, contour),
+        "atoms": atoms_section(read_atoms_record(inputs.atoms) if inputs.atoms else None),
+        "viewer": None,
     }
 
 
@@ -340,6 +431,7 @@ def build_report(inputs: ReportInputs, quiet: bool = False) -> dict[str, Any]:
     out_dir = inputs.out.parent
     scripts = report_scripts(inputs.map, inputs.local, inputs.wfsc, out_dir, context["cxc"],
                              context["vrange"], context["contour"])  # fmt: skip
+    context["viewer"] = install_viewer(out_dir)
     html = render("report.html.j2", context)
     summary = summary_record(context)
     for name, text in scripts.items():

@@ -58,7 +58,7 @@ def chimerax_script(
         "volume #2 hide",
         f"color sample #1 map #2 palette {palette}",
         f"key {key} pos 0.78,0.08 size 0.2,0.03",
-        "2dlabels text 'local resolution (Å)' xpos 0.78 ypos 0.12 size 16",
+        f"2dlabels text '{what} (Å)' xpos 0.62 ypos 0.12 size 16",
         "view",
     ]
     return "\n".join(lines) + "\n"

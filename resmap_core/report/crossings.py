@@ -90,6 +90,13 @@ def fsc_summary(record: FSCRecord | None) -> FSCSummary:
     return FSCSummary(rows, curves, diag, c.resolution_curve, c.nyquist_A)
 
 
+def fsc_marks(fsc: FSCSummary) -> list[tuple[float, float | None, str | None]]:
+    """(threshold, resolution Å or None, bound) of the headline curve at 0.143 and 0.5, for the
+    FSC figure's markers (empty without an FSC record)."""
+    head = fsc.headline() or {}
+    return [(float(t), c.value_A, c.bound) for t, c in head.items()]
+
+
 @dataclass(frozen=True)
 class FSCTexts:
     """The headline FSC resolutions in words, where the report prints them.

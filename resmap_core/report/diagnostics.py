@@ -27,6 +27,26 @@ FSC_TAIL_LEVEL = 0.05
 FSC_THRESHOLD = 0.143
 
 
+#: Each finding in a few words, for the run index and the headings of the report's warnings
+#: (the codes stay in summary.json).
+TITLES = {
+    "lowpass": "input looks low-pass filtered",
+    "sharpened": "map looks sharpened",
+    "noise_colour": "noise far from white",
+    "masked_input": "map already masked",
+    "mask_tight": "mask too tight",
+    "mask_loose": "mask too loose",
+    "fsc_no_fall": "FSC never falls below 0.143",
+    "fsc_tail": "half maps not independent",
+    "unresolved": "much of the mask unresolved",
+}
+
+
+def finding_title(code: str) -> str:
+    """The few words of :data:`TITLES` for ``code`` (the code itself when unknown)."""
+    return TITLES.get(code, code)
+
+
 @dataclass(frozen=True)
 class Finding:
     """One diagnostic: a stable code, a severity (``"warning"``/``"note"``), a plain sentence."""
@@ -34,6 +54,11 @@ class Finding:
     code: str
     level: str
     text: str
+
+    @property
+    def title(self) -> str:
+        """The finding in a few words (:func:`finding_title`)."""
+        return finding_title(self.code)
 
 
 # ----------------------------------------------------------------------------------------------

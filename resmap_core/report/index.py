@@ -9,6 +9,7 @@ from typing import Any
 from resmap_core.errors import InputError
 from resmap_core.io.atomic import write_text
 from resmap_core.progress import Progress
+from resmap_core.report.diagnostics import finding_title
 from resmap_core.report.records import read_json
 from resmap_core.report.render import render
 
@@ -47,6 +48,7 @@ def index_row(source: Path, out: Path) -> dict[str, Any]:
     row = {k: rec.get(k) for k in SUMMARY_KEYS}
     if not isinstance(row["warnings"], list):
         row["warnings"] = []
+    row["warning_titles"] = [finding_title(str(code)) for code in row["warnings"]]
     target = path.parent / "index.html"
     rel = Path(os.path.relpath(target.resolve(), out.parent.resolve())).as_posix()
     row["href"] = rel if rel.startswith("../") else "./" + rel

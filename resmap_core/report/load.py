@@ -8,10 +8,13 @@ into :class:`Loaded`. Optional inputs that are absent become sentences in ``Load
 
 from __future__ import annotations
 
+import gzip
+import warnings
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import mrcfile
 import numpy as np
 
 from resmap_core.errors import InputError
@@ -40,6 +43,18 @@ class ReportInputs:
     deposited_fsc: Path | None = None
     provenance: Path | None = None
     benchmarks: Path | None = None
+    model: Path | None = None
+    atoms: Path | None = None
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    """A fitted model for the 3D view: the file's text (gzip undone), Mol*'s format name
+    (``"mmcif"`` or ``"pdb"``) and the file's name. The page parses it; the report does not."""
+
+    text: bytes
+    format: str
+    name: str
 
 
 @dataclass(frozen=True)
@@ -89,6 +104,8 @@ class Loaded:
     deposited: tuple[np.ndarray, np.ndarray] | None
     run: RunRecord
     notes: list[str] = field(default_factory=list)
+    model: ModelFile | None = None
+    labels: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def wfsc_json(self) -> dict | None:
@@ -238,6 +255,46 @@ def _run_record(inputs: ReportInputs, notes: list[str]) -> RunRecord:
     return RunRecord(provenance, rule_seconds)
 
 
+def read_model_file(path: Path) -> ModelFile:
+    """The model file for the 3D view: mmCIF or PDB by name (``.cif``, ``.mmcif``, ``.pdb``,
+    ``.ent``, optionally ``.gz``), gzip undone; InputError naming the file otherwise."""
+    from resmap_core.io.model import model_format  # gemmi only when a model is given
+
+    fmt = model_format(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file (fitted model).")
+    raw = path.read_bytes()
+    try:
+        text = gzip.decompress(raw) if path.name.lower().endswith(".gz") else raw
+    except (OSError, EOFError) as exc:
+        raise InputError(f"{path}: not a readable gzip file ({exc}).") from None
+    return ModelFile(text, fmt, path.name)
+
+
+def map_labels(local_json: dict | None) -> list[tuple[str, str]]:
+    """(file name, label) of every header label of the maps LOCAL.json lists as inputs (the
+    half maps or the map), e.g. "SIMULATED half map 1 ..." of the demo. Files that no longer
+    exist where the record says, or cannot be read, are skipped: labels are context only."""
+    out: list[tuple[str, str]] = []
+    for item in (local_json or {}).get("inputs") or []:
+        path = Path(str(item.get("path", ""))) if isinstance(item, dict) else None
+        if path is None or not path.is_file():
+            continue
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                with mrcfile.open(path, header_only=True, permissive=True) as mrc:
+                    count = min(int(mrc.header.nlabl), 10)
+                    raw = [bytes(mrc.header.label[i]) for i in range(count)]
+        except (ValueError, OSError, EOFError):
+            continue
+        for label in raw:
+            text = label.decode("ascii", errors="replace").strip().strip("\x00").strip()
+            if text:
+                out.append((path.name, text))
+    return out
+
+
 def load(inputs: ReportInputs) -> Loaded:
     """Read and validate every input; optional parts missing become notes in the report.
 
@@ -261,4 +318,6 @@ def load(inputs: ReportInputs) -> Loaded:
         deposited=_deposited_curve(inputs.deposited_fsc, notes),
         run=_run_record(inputs, notes),
         notes=notes,
+        model=read_model_file(inputs.model) if inputs.model is not None else None,
+        labels=map_labels(local_json),
     )

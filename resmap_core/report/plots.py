@@ -55,7 +55,7 @@ def gallery_indices(n: int, count: int = 6, within: np.ndarray | None = None) ->
 # Drawing (PNG bytes)
 # ----------------------------------------------------------------------------------------------
 
-_STYLE = {
+STYLE = {
     "font.size": 9,
     "axes.titlesize": 9,
     "axes.labelsize": 9,
@@ -65,7 +65,7 @@ _STYLE = {
 }
 
 
-def _png(fig: plt.Figure, dpi: int = 100) -> bytes:
+def png(fig: plt.Figure, dpi: int = 100) -> bytes:
     """Render ``fig`` to PNG bytes without metadata (byte-identical between runs) and close it."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
@@ -87,30 +87,78 @@ def palette_stops(lo_A: float, hi_A: float, n: int = 7) -> list[tuple[float, str
     ]
 
 
+#: Resolutions (Å) offered as ticks of the FSC figure's top axis.
+_RESOLUTION_TICKS_A = (50.0, 20.0, 10.0, 8.0, 6.0, 5.0, 4.0, 3.5, 3.0, 2.5, 2.0, 1.5, 1.0)
+#: Marker of a crossing: a measured one, a "better than" bound (at the last shell, pointing to
+#: finer resolution) and a "worse than" bound (at the first shell, pointing to coarser).
+_CROSSING_MARKERS = {None: "o", "better_than": ">", "worse_than": "<"}
+
+
+def resolution_ticks(f_max: float) -> list[float]:
+    """Round resolutions (Å, ascending) for a top axis over frequencies 0–``f_max`` Å⁻¹: those
+    within the axis, no two closer than 6 % of it (the finest kept where they crowd)."""
+    ticks: list[float] = []
+    for res in sorted(_RESOLUTION_TICKS_A):
+        f = 1.0 / res
+        if f <= f_max * 1.0001 and all(abs(f - 1.0 / t) >= 0.06 * f_max for t in ticks):
+            ticks.append(res)
+    return ticks
+
+
+def _resolution_axis(ax: plt.Axes, f_max: float) -> None:
+    """A top axis labelled in Å (1/frequency) over the frequency axis."""
+    top = ax.secondary_xaxis("top")
+    ticks = resolution_ticks(f_max)
+    top.set_xticks([1.0 / r for r in ticks], labels=[f"{r:g}" for r in ticks])
+    top.set_xlabel("resolution (Å)")
+
+
+def _crossing_marks(ax: plt.Axes, marks: list[tuple[float, float | None, str | None]]) -> None:
+    """Markers where the headline curve meets each threshold: (threshold, Å, bound)."""
+    for threshold, value_A, bound in marks:
+        if value_A is None or not value_A > 0:
+            continue
+        f = 1.0 / value_A
+        ax.plot(f, threshold, _CROSSING_MARKERS.get(bound, "o"), ms=7, mfc="white", mec="k",
+                mew=1.2, zorder=4)  # fmt: skip
+        if bound is None:
+            ax.vlines(f, -0.1, threshold, colors="k", lw=0.8, ls=":", zorder=3)
+
+
 def plot_fsc(
     curves: list[tuple[str, np.ndarray, np.ndarray]],
     deposited: tuple[np.ndarray, np.ndarray] | None,
     notes: list[str] | tuple[str, ...] = (),
+    marks: list[tuple[float, float | None, str | None]] | None = None,
 ) -> bytes:
     """FSC curves (label, frequency Å⁻¹, FSC) with 0.143 and 0.5 lines and the deposited curve.
 
-    ``notes`` (e.g. "corrected FSC 0.143: better than 3.28 Å (Nyquist)") are printed in a box
-    at the lower left, so a bound reads as a bound in the figure too.
+    The top axis reads in Å. ``marks`` (threshold, resolution Å or None, bound) put a circle
+    on a measured crossing and a triangle on a bound (▶ "better than" at the last shell,
+    ◀ "worse than" at the first); ``notes`` (e.g. "corrected FSC 0.143: better than 3.28 Å
+    (Nyquist)") are printed in a box at the lower left, so a bound reads as a bound.
     """
-    with plt.rc_context(_STYLE):
-        fig, ax = plt.subplots(figsize=(7.0, 3.6))
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(7.0, 3.9))
         styles = {"unmasked": "-", "masked": "-", "corrected": "-", "phase-randomised": ":"}
+        f_max = 0.0
         for label, f, c in curves:
             ax.plot(f, c, styles.get(label, "-"), lw=1.4, label=label)
+            f_max = max(f_max, float(np.nanmax(f)))
         if deposited is not None:
             ax.plot(deposited[0], deposited[1], "--", color="k", lw=1.2, label="deposited (EMDB)")
+            f_max = max(f_max, float(np.nanmax(deposited[0])))
         ax.axhline(0.143, color="0.4", lw=0.8, ls="--")
         ax.axhline(0.5, color="0.4", lw=0.8, ls=":")
         ax.text(1.0, 0.143, " 0.143", transform=ax.get_yaxis_transform(), va="center", fontsize=8)
         ax.text(1.0, 0.5, " 0.5", transform=ax.get_yaxis_transform(), va="center", fontsize=8)
+        _crossing_marks(ax, marks or [])
         ax.set_xlabel("spatial frequency (1/Å)")
         ax.set_ylabel("FSC")
         ax.set_ylim(-0.1, 1.05)
+        ax.set_xlim(0.0, f_max * 1.02 if f_max > 0 else 1.0)
+        if f_max > 0:
+            _resolution_axis(ax, f_max)
         ax.grid(alpha=0.3)
         ax.legend(loc="upper right", fontsize=8)
         if notes:
@@ -118,19 +166,12 @@ def plot_fsc(
                     va="bottom", ha="left",
                     bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.85})  # fmt: skip
         fig.tight_layout()
-        return _png(fig)
+        return png(fig)
 
 
 def _extent(shape: tuple[int, int], spacing: tuple[float, float]) -> list[float]:
     """imshow extent in Å for an image ``[rows, cols]`` with spacing (row Å, col Å)."""
     return [0.0, shape[1] * spacing[1], 0.0, shape[0] * spacing[0]]
-
-
-def _grey_limits(volume: np.ndarray) -> tuple[float, float]:
-    """Robust grey-scale range of a density map (0.5th–99.5th percentile)."""
-    sample = volume.ravel()[:: max(1, volume.size // 2_000_000)]
-    lo, hi = np.percentile(sample, [0.5, 99.5])
-    return float(lo), float(hi) if hi > lo else float(lo) + 1.0
 
 
 Cut = Callable[[np.ndarray, int], np.ndarray]
@@ -190,11 +231,21 @@ def _label_panel(ax: plt.Axes, title: str, labels: tuple[str, str], first: bool)
     ax.set_xlabel(labels[0])
 
 
+@dataclass(frozen=True)
+class SliceScales:
+    """The grey range of the map (map units) and the colour scale of the layers (Å, with the
+    colour bar's arrows: ``extend`` is ``"neither"``, ``"min"``, ``"max"`` or ``"both"``)."""
+
+    grey: tuple[float, float]
+    colour_A: tuple[float, float]
+    extend: str = "neither"
+
+
 def plot_slices(
     density: np.ndarray,
     layers: list[tuple[str, np.ndarray]],
     spacing_zyx_A: tuple[float, float, float],
-    vrange_A: tuple[float, float],
+    scales: SliceScales,
     sections: list[tuple[str, str, int]],
     sections_as_columns: bool = False,
 ) -> bytes:
@@ -205,12 +256,12 @@ def plot_slices(
     index along the plane's normal). One row per section, or one column per section with
     ``sections_as_columns`` (the gallery).
     """
-    look = _SliceLook(_grey_limits(density), colormap(),
-                      mcolors.Normalize(vmin=vrange_A[0], vmax=vrange_A[1]))  # fmt: skip
+    norm = mcolors.Normalize(vmin=scales.colour_A[0], vmax=scales.colour_A[1])
+    look = _SliceLook(scales.grey, colormap(), norm)
     kinds = 1 + len(layers)
     rows, cols = (kinds, len(sections)) if sections_as_columns else (len(sections), kinds)
     size = 2.1 if sections_as_columns else 2.5
-    with plt.rc_context(_STYLE):
+    with plt.rc_context(STYLE):
         fig, axes = plt.subplots(rows, cols, figsize=(size * cols + 1.0, size * rows),
                                  squeeze=False, layout="constrained")  # fmt: skip
         image = None
@@ -227,19 +278,31 @@ def plot_slices(
                 _label_panel(ax, f"{layer[0] if layer else 'map'}, {label}", labels, first)
         if image is not None:
             fig.colorbar(image, ax=axes.ravel().tolist(), label="local resolution (Å)",
-                         shrink=0.8, pad=0.02)  # fmt: skip
-        return _png(fig, dpi=80)
+                         shrink=0.8, pad=0.02, extend=scales.extend)  # fmt: skip
+        return png(fig, dpi=80)
+
+
+def plot_key(colour_A: tuple[float, float], extend: str, label: str) -> bytes:
+    """A horizontal colour key (the shared palette over ``colour_A`` Å, arrows per ``extend``)
+    for the 3D view and the slice browser, titled ``label``."""
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(4.6, 0.9), layout="constrained")
+        norm = mcolors.Normalize(vmin=colour_A[0], vmax=colour_A[1])
+        mappable = matplotlib.cm.ScalarMappable(norm=norm, cmap=colormap())
+        fig.colorbar(mappable, cax=ax, orientation="horizontal", extend=extend, label=label)
+        return png(fig)
 
 
 def plot_histograms(
     hists: list[tuple[str, dict]], fsc_lines: dict[str, tuple[float | None, str]]
 ) -> bytes:
-    """Local-resolution histograms (one panel each) with dotted lines at FSC resolutions.
+    """Local-resolution histograms (one panel each) with dashed lines at FSC resolutions, drawn
+    over the bars; the x range includes the lines.
 
     ``fsc_lines``: threshold label → (resolution Å or None, that resolution in words); the
     legend shows the words, so a bound (e.g. "better than 3.28 Å (Nyquist)") stays a bound.
     """
-    with plt.rc_context(_STYLE):
+    with plt.rc_context(STYLE):
         fig, axes = plt.subplots(1, len(hists), figsize=(3.6 * len(hists), 3.0), squeeze=False)
         for ax, (title, h) in zip(axes[0], hists, strict=True):
             e = h["edges_A"]
@@ -251,12 +314,18 @@ def plot_histograms(
                 color="#4c72b0",
                 edgecolor="white",
                 linewidth=0.3,
+                zorder=2,
             )
+            lines = [e[0], e[-1]]
             for (label, (res, text)), color in zip(
-                fsc_lines.items(), ("#c44e52", "#55a868"), strict=False
+                fsc_lines.items(), ("#c44e52", "#2ca02c"), strict=False
             ):
-                if res is not None:
-                    ax.axvline(res, ls=":", lw=1.5, color=color, label=f"FSC {label}: {text}")
+                if res is not None:  # drawn over the bars, never hidden behind one
+                    ax.axvline(res, ls="--", lw=1.8, color=color, label=f"FSC {label}: {text}",
+                               zorder=4)  # fmt: skip
+                    lines.append(res)
+            pad = 0.03 * (max(lines) - min(lines))
+            ax.set_xlim(min(lines) - pad, max(lines) + pad)
             ax.set_title(title)
             ax.text(0.98, 0.5, f"unresolved: {h['unresolved']} voxels", transform=ax.transAxes,
                     ha="right", fontsize=7, color="0.3")  # fmt: skip
@@ -265,12 +334,12 @@ def plot_histograms(
             if any(v is not None for v, _ in fsc_lines.values()):
                 ax.legend(fontsize=7)
         fig.tight_layout()
-        return _png(fig)
+        return png(fig)
 
 
 def plot_joint(counts: np.ndarray, edges_A: np.ndarray, xlabel: str, ylabel: str) -> bytes:
     """Voxel-wise 2-D histogram (log colour) with the identity line."""
-    with plt.rc_context(_STYLE):
+    with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(4.2, 3.6))
         shown = np.ma.masked_equal(counts.T, 0)
         vmax = max(1, int(counts.max()))
@@ -283,14 +352,14 @@ def plot_joint(counts: np.ndarray, edges_A: np.ndarray, xlabel: str, ylabel: str
         ax.set_aspect("equal")
         fig.colorbar(im, ax=ax, label="voxels")
         fig.tight_layout()
-        return _png(fig)
+        return png(fig)
 
 
 def plot_wavelengths(
     lambda_A: np.ndarray, sigma2: np.ndarray, tested: np.ndarray, assigned: np.ndarray
 ) -> bytes:
     """Voxels tested and assigned per wavelength (bars) and σ² per wavelength (line)."""
-    with plt.rc_context(_STYLE):
+    with plt.rc_context(STYLE):
         fig, (ax, ax2) = plt.subplots(1, 2, figsize=(8.0, 3.0))
         x = np.arange(len(lambda_A))
         ax.bar(x - 0.2, tested, width=0.4, label="tested", color="#8da0cb")
@@ -304,12 +373,12 @@ def plot_wavelengths(
         ax2.set_ylabel("noise variance σ²")
         ax2.grid(alpha=0.3)
         fig.tight_layout()
-        return _png(fig)
+        return png(fig)
 
 
 def plot_spectra(panels: list[tuple[str, list[tuple[str, np.ndarray, np.ndarray]]]]) -> bytes:
     """Log-power spectra, one panel per (title, [(label, frequency Å⁻¹, power)])."""
-    with plt.rc_context(_STYLE):
+    with plt.rc_context(STYLE):
         fig, axes = plt.subplots(1, len(panels), figsize=(3.8 * len(panels), 3.0), squeeze=False)
         for ax, (title, lines) in zip(axes[0], panels, strict=True):
             for label, f, p in lines:
@@ -323,4 +392,4 @@ def plot_spectra(panels: list[tuple[str, list[tuple[str, np.ndarray, np.ndarray]
             ax.grid(alpha=0.3)
             ax.legend(fontsize=7)
         fig.tight_layout()
-        return _png(fig)
+        return png(fig)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import importlib.metadata
 import os
+import platform
+import re
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +19,21 @@ from resmap_core import __version__
 from resmap_core.io.mrc import sha256_file
 from resmap_core.report.load import Loaded, ReportInputs
 from resmap_core.report.records import flatten
+from resmap_core.report.viewer import VERSION as MOLSTAR_VERSION
 
-_INPUT_ROLES = ("map", "local", "mask", "fsc", "wfsc", "meta", "deposited_fsc", "provenance")
+_INPUT_ROLES = ("map", "local", "mask", "fsc", "wfsc", "meta", "deposited_fsc", "provenance",
+                "model")  # fmt: skip
+#: The packages whose versions change the numbers or the page, in the order they are listed;
+#: every other package a record names is folded into one line.
+KEY_PACKAGES = ("resmap_core", "python", "numpy", "scipy", "mrcfile", "matplotlib", "jinja2",
+                "snakemake", "molstar")  # fmt: skip
 
 
 def versions_here() -> dict[str, str]:
     """Versions of the packages that built the report."""
-    out = {"resmap_core": __version__}
-    for pkg in ("numpy", "scipy", "matplotlib", "jinja2", "snakemake"):
+    out = {"resmap_core": __version__, "python": platform.python_version(),
+           "molstar": MOLSTAR_VERSION}  # fmt: skip
+    for pkg in ("numpy", "scipy", "mrcfile", "matplotlib", "jinja2", "snakemake"):
         try:
             out[pkg] = importlib.metadata.version(pkg)
         except importlib.metadata.PackageNotFoundError:
@@ -85,7 +94,7 @@ def parameter_rows(data: Loaded) -> list[tuple[str, str]]:
     return params
 
 
-def version_rows(data: Loaded) -> list[tuple[str, str, str]]:
+def recorded_versions(data: Loaded) -> list[tuple[str, str, str]]:
     """(source, package, version): the report's own, then each record's ``versions``."""
     versions = [("report", k, v) for k, v in versions_here().items()]
     for src, rec in (
@@ -99,14 +108,43 @@ def version_rows(data: Loaded) -> list[tuple[str, str, str]]:
     return versions
 
 
+def fold_versions(
+    versions: list[tuple[str, str, str]],
+) -> tuple[list[dict[str, str]], list[str]]:
+    """One row per package of :data:`KEY_PACKAGES` ({package, version, sources}: the sources
+    that recorded each distinct version, "2.4 (report, workflow); 2.3 (FSC)"), and the names
+    of every other package recorded (sorted), which the page lists on one line."""
+    by_package: dict[str, dict[str, list[str]]] = {}
+    for src, pkg, version in versions:
+        by_package.setdefault(pkg, {}).setdefault(version, []).append(src)
+    rows = []
+    for pkg in KEY_PACKAGES:
+        found = by_package.get(pkg)
+        if not found:
+            continue
+        text = "; ".join(f"{v} ({', '.join(dict.fromkeys(srcs))})" for v, srcs in found.items())
+        rows.append({"package": pkg, "versions": text})
+    others = sorted(p for p in by_package if p not in KEY_PACKAGES)
+    return rows, others
+
+
+def natural_key(name: str) -> tuple:
+    """Sort key that orders the numbers inside a name by value (``pass_3.7A`` before
+    ``pass_10.7A``), the rest alphabetically."""
+    parts = re.split(r"(\d+(?:\.\d+)?)", name)
+    return tuple((1, float(p), "") if i % 2 else (0, 0.0, p) for i, p in enumerate(parts))
+
+
 def provenance_context(inputs: ReportInputs, data: Loaded) -> dict[str, Any]:
     """The template fields of the provenance section and the header's run date."""
     seconds = data.run.rule_seconds
+    versions, others = fold_versions(recorded_versions(data))
     return {
         "run_date": run_date(inputs.local, data.run.provenance),
         "inputs": input_rows(inputs, data.run.provenance or {}, data.local_json or {}),
         "params": parameter_rows(data),
-        "versions": version_rows(data),
-        "rule_seconds": sorted(seconds.items()),
+        "versions": versions,
+        "other_packages": others,
+        "rule_seconds": sorted(seconds.items(), key=lambda item: natural_key(item[0])),
         "total_seconds": sum(seconds.values()) if seconds else None,
     }

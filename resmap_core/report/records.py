@@ -37,10 +37,38 @@ def read_json(path: Path, what: str) -> dict:
     return record
 
 
+#: Text that is a plain decimal number (e.g. the workflow's ``outside: "100"``), and nothing
+#: longer, so hexadecimal digests are never read as numbers.
+_SHORT_NUMBER = re.compile(r"[-+]?\d{1,9}(\.\d{0,9})?")
+
+
+def readable(value: Any) -> str:
+    """A parameter value as people read it: numbers to 4 significant digits (so 26.249998…
+    reads 26.25 and the string "100" and the number 100.0 both read 100), strings without
+    quotes, lists comma-separated, null as "none", booleans as true/false; anything else as
+    JSON."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    short_number = isinstance(value, str) and _SHORT_NUMBER.fullmatch(value.strip())
+    number = finite_float(value) if isinstance(value, float) or short_number else None
+    if number is not None:
+        return f"{number:.4g}"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list | tuple):
+        return ", ".join(readable(v) for v in value)
+    return json.dumps(value, sort_keys=True, default=str)
+
+
 def flatten(prefix: str, value: Any, out: list[tuple[str, str]]) -> None:
-    """Append nested parameters to ``out`` as (dotted key, JSON text) rows, keys sorted."""
+    """Append nested parameters to ``out`` as (dotted key, :func:`readable` text) rows, keys
+    sorted."""
     if isinstance(value, dict):
         for k in sorted(value, key=str):
             flatten(f"{prefix}.{k}" if prefix else str(k), value[k], out)
     else:
-        out.append((prefix, json.dumps(value, sort_keys=True, default=str)))
+        out.append((prefix, readable(value)))

@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from resmap_core.localres.mask import dilate_ball
+
 
 def resolved_voxels(
     local_A: np.ndarray, mask: np.ndarray, outside_value: float | None = 100.0
@@ -61,6 +63,68 @@ def shared_range(*value_sets: np.ndarray) -> tuple[float, float]:
     if not hi > lo:
         lo, hi = float(allv.min()) - 0.5, float(allv.max()) + 0.5
     return (float(lo), float(hi))
+
+
+@dataclass(frozen=True)
+class ColourScale:
+    """The local-resolution colour scale of every figure, the 3D view and the ChimeraX scripts.
+
+    ``lo_A``–``hi_A`` (Å, on :data:`SCALE_STEP_A` steps) starts at the finest value and ends
+    at the 99th percentile of all values, so a few coarse voxels do not wash out the colours;
+    ``above`` is the fraction of values beyond ``hi_A`` (drawn in the top colour), ``extend`` the
+    Matplotlib name of the colour bar's arrows (``"max"`` when ``above`` > 0, else
+    ``"neither"``).
+    """
+
+    lo_A: float
+    hi_A: float
+    above: float
+
+    @property
+    def range_A(self) -> tuple[float, float]:
+        """(lo, hi) in Å."""
+        return (self.lo_A, self.hi_A)
+
+    @property
+    def extend(self) -> str:
+        """``"max"`` when some values lie above the scale, else ``"neither"``."""
+        return "max" if self.above > 0 else "neither"
+
+
+#: Steps (Å) the colour scale's ends are rounded to, so that they read as round numbers.
+SCALE_STEP_A = 0.5
+
+
+def colour_scale(*value_sets: np.ndarray, top_percentile: float = 99.0) -> ColourScale:
+    """Colour scale over all values (Å): from the minimum (rounded down to a 0.5 Å step) to the
+    ``top_percentile`` (rounded up); the share of values above the top is kept for the arrow."""
+    pooled = [v.astype(np.float64) for v in value_sets if v.size]
+    if not pooled:
+        return ColourScale(0.0, 1.0, 0.0)
+    allv = np.concatenate(pooled)
+    step = SCALE_STEP_A
+    lo = float(np.floor(allv.min() / step) * step)
+    hi = float(np.ceil(np.percentile(allv, top_percentile) / step) * step)
+    hi = max(hi, lo + step)
+    return ColourScale(lo, hi, float((allv > hi).mean()))
+
+
+def padded_region(mask: np.ndarray, spacing_zyx_A: tuple[float, float, float],
+                  pad_A: float = 6.0) -> np.ndarray:  # fmt: skip
+    """The mask grown by ``pad_A`` Å (bool ``[z, y, x]``): the particle and a rim of solvent,
+    the region whose grey levels the map panels are scaled to."""
+    return dilate_ball(mask, spacing_zyx_A, pad_A)
+
+
+def grey_limits(
+    density: np.ndarray, region: np.ndarray, percentiles: tuple[float, float] = (1.0, 99.5)
+) -> tuple[float, float]:
+    """Grey-scale range of a density map: robust ``percentiles`` of the voxels in ``region``
+    (all voxels when the region is empty), so the particle, not the box, sets the contrast."""
+    values = density[region] if region.any() else density.ravel()
+    sample = values[:: max(1, values.size // 2_000_000)].astype(np.float64)
+    lo, hi = np.percentile(sample, percentiles)
+    return float(lo), float(hi) if hi > lo else float(lo) + 1.0
 
 
 def value_span(*value_sets: np.ndarray) -> tuple[float, float]:
