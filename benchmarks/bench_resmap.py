@@ -10,6 +10,9 @@ program used this range). Each case runs in its own process so that peak RSS is 
     python benchmarks/bench_resmap.py            # 64³ .. 256³
     python benchmarks/bench_resmap.py --large    # also 384³ and 512³
     python benchmarks/bench_resmap.py --boxes 256 --variant single   # or lowpass
+    python benchmarks/bench_resmap.py --phantoms   # issue-11 table: 256³ two lobes and ball,
+                                                   # time split by stage, vs the 2014 program
+    python benchmarks/bench_resmap.py --huge 768 1024   # `resmap local` on large_maps.py pairs
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import resource
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import scipy.fft as sfft
@@ -134,6 +138,98 @@ def run_case(n: int, fraction: float, threads: int, variant: str = "split") -> d
     }
 
 
+# The 2014 program on the reference machine (2 cores), split mode, 2.2–12.2 Å in 1 Å steps,
+# no pre-whitening, its own kernel: seconds for 256³ two lobes (2.8 % mask) and ball (31 %).
+REFERENCE_2014_S = {"lobes": 49.9, "ball": 259.0}
+
+
+def run_phantom(kind: str, n: int, threads: int) -> dict:
+    """One issue-11 phantom through the four stages, each timed (seconds), in this process."""
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from resmap_core.io.mrc import MapData, MapGeometry
+    from resmap_core.localres import scan
+    from resmap_core.testing.phantoms import compact_particle, dense_particle, noisy_half_maps
+
+    shape, spacing = (n, n, n), (1.0, 1.0, 1.0)
+    if kind == "lobes":
+        density, mask = compact_particle(shape, spacing, 4.0, 0.028, seed=1)
+    else:
+        density, mask = dense_particle(shape, spacing, 4.0, 0.31, seed=1)
+    h1, h2 = noisy_half_maps(density, spacing, float(np.std(density[mask])), seed=2)
+    del density
+    geometry = MapGeometry(shape=shape, voxel_size_A=spacing)
+    maps = [MapData(h1, geometry, ""), MapData(h2, geometry, "")]
+    params = scan.Params(
+        min_res_A=2.2, max_res_A=12.2, kernel="resmap-1.1", prewhiten=False, lowpass_check=False
+    )
+    t = [time.perf_counter()]
+    prep = scan.prepare_inputs(maps, mask, params, threads=threads)
+    t.append(time.perf_counter())
+    passes = [scan.compute_pass(prep, lam, threads) for lam in scan.wavelengths(prep)]
+    t.append(time.perf_counter())
+    resolution, records = scan.assign_resolution(prep, iter(passes))
+    t.append(time.perf_counter())
+    volume, record = scan.finalize(prep, resolution, records)
+    out = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"bench_{kind}_{n}.mrc")
+    scan.write_result(out, volume, record, geometry, t[-1] - t[0])
+    t.append(time.perf_counter())
+    pair = fft_pair_seconds(shape, threads)
+    stages = np.diff(t)
+    return {
+        "kind": kind, "box": n, "mask_fraction": float(mask.mean()), "wavelengths": len(passes),
+        "prepare": stages[0], "passes": stages[1], "null_fdr": stages[2], "write": stages[3],
+        "total": float(stages.sum()), "fft_pair_seconds": pair,
+    }  # fmt: skip
+
+
+def print_phantoms(threads: int) -> None:
+    """The issue-11 table: both 256³ phantoms, stage times and ratios."""
+    print(f"threads={threads}  split, 2.2–12.2 Å, 1 Å steps, kernel resmap-1.1, no whitening")
+    print(
+        f"{'phantom':>8} {'mask':>6} {'nλ':>3} {'prep s':>7} {'passes s':>8} {'null+FDR s':>10} "
+        f"{'write s':>7} {'total s':>7} {'pairs/λ':>7} {'FDR %':>5} {'vs 2014':>7} {'FFT s':>6}"
+    )
+    for kind in ("lobes", "ball"):
+        out = subprocess.run(
+            [sys.executable, __file__, "--phantom-case", kind, "--threads", str(threads)],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        print(
+            f"{kind:>8} {100 * r['mask_fraction']:>5.1f}% {r['wavelengths']:>3} "
+            f"{r['prepare']:>7.2f} {r['passes']:>8.2f} {r['null_fdr']:>10.3f} {r['write']:>7.2f} "
+            f"{r['total']:>7.2f} {r['passes'] / r['wavelengths'] / r['fft_pair_seconds']:>7.2f} "
+            f"{100 * r['null_fdr'] / r['total']:>5.1f} "
+            f"{REFERENCE_2014_S[kind] / r['total']:>6.1f}× {r['fft_pair_seconds']:>6.3f}",
+            flush=True,
+        )
+
+
+def run_huge(n: int, threads: int, folder: str) -> None:
+    """`resmap local` (defaults) on a large_maps.py pair of ``n``³: wall time and peak RSS."""
+    import large_maps
+
+    where = os.path.join(folder, f"pair{n}")
+    if not os.path.exists(os.path.join(where, "half2.mrc")):
+        large_maps.make(n, Path(where))
+    start = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    subprocess.run(
+        [sys.executable, "-m", "resmap_core.cli.main", "local", f"{where}/half1.mrc",
+         f"{where}/half2.mrc", "--mask", f"{where}/mask.mrc", "--out", f"{where}/local.mrc",
+         "--threads", str(threads)],
+        check=True,
+    )  # fmt: skip
+    wall = time.perf_counter() - start
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
+    map_mb = n**3 * 4 / 2**20
+    print(
+        f"{n:>5}³  wall {wall:7.1f} s  peak {peak_mb:7.0f} MB = {peak_mb / map_mb:4.2f}× map"
+        f"{'' if before == 0 else ' (peak includes an earlier child)'}",
+        flush=True,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--large", action="store_true", help="also 384³ and 512³")
@@ -145,8 +241,22 @@ def main() -> None:
         default="split",
         help="half maps (default), one map, or half maps low-pass filtered at 3 Å",
     )
+    parser.add_argument("--phantoms", action="store_true", help="the issue-11 256³ table")
+    parser.add_argument("--huge", type=int, nargs="*", help="boxes for `resmap local` runs")
+    parser.add_argument("--folder", default=os.environ.get("TMPDIR", "/tmp"))
     parser.add_argument("--case", nargs=2, type=float, help=argparse.SUPPRESS)
+    parser.add_argument("--phantom-case", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.phantom_case:
+        print(json.dumps(run_phantom(args.phantom_case, 256, args.threads)))
+        return
+    if args.phantoms:
+        print_phantoms(args.threads)
+        return
+    if args.huge:
+        for n in args.huge:
+            run_huge(n, args.threads, args.folder)
+        return
     if args.case:
         case = run_case(int(args.case[0]), args.case[1], args.threads, args.variant)
         print(json.dumps(case))

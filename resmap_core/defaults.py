@@ -129,6 +129,17 @@ TABLE: tuple[Default, ...] = (
         "outside",
     ),
     Default(
+        "passes_per_round",
+        4,
+        "",
+        "workflow: wavelengths whose pass jobs run together; after each round the scan stops "
+        "once every voxel is decided (per-wavelength FDR), so at most this many minus one "
+        "passes are computed in vain",
+        None,
+        (),
+        "passes_per_round",
+    ),
+    Default(
         "allow_single_map",
         False,
         "",
@@ -184,6 +195,25 @@ TABLE: tuple[Default, ...] = (
         "fsc.soft_edge",
     ),
     Default(
+        "atoms.radius",
+        3.0,
+        "Å",
+        "per residue, the mean over voxels within this distance of its heavy atoms "
+        "(3 Å as the EMDB; see `docs/atoms.md`)",
+        "--radius",
+        ("atoms",),
+        "atoms.radius",
+    ),
+    Default(
+        "locfilt.bfactor",
+        None,
+        "Å²",
+        "B-factor applied by the local filter: negative sharpens (null: none; `docs/atoms.md`)",
+        "--bfactor",
+        ("locfilt",),
+        "locfilt.bfactor",
+    ),
+    Default(
         "seed",
         0,
         "",
@@ -200,6 +230,17 @@ TABLE: tuple[Default, ...] = (
         "--base-url",
         ("fetch",),
         "emdb_base_url",
+        DOWNLOAD,
+    ),
+    Default(
+        "pdb_base_url",
+        "https://files.wwpdb.org/pub/pdb/data/structures/divided",
+        "",
+        "PDB mirror for fitted models: the folder that holds `mmCIF/<ab>/<id>.cif.gz` "
+        "(`file://` too)",
+        None,
+        (),
+        "pdb_base_url",
         DOWNLOAD,
     ),
     Default(

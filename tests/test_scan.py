@@ -263,30 +263,6 @@ def test_real_map_with_surrogate_half_maps_runs_in_split_mode():
     assert rec["unresolved_fraction"] < 0.5
 
 
-def test_released_noise_keeps_the_listed_estimates_and_refuses_others():
-    from resmap_core.localres.basis import local_model
-    from resmap_core.localres.scan import prepare_inputs, wavelength_grid
-
-    shape = (40, 40, 40)
-    density = band_limited_noise(shape, SPACING, 4.0, np.random.default_rng(3))
-    h1, h2 = half_maps(density * (radius_A(shape, SPACING) < 13), 0.4, seed=4)
-    geometry = MapGeometry(shape=shape, voxel_size_A=SPACING)
-    maps = [MapData(h1, geometry, ""), MapData(h2, geometry, "")]
-    mask = radius_A(shape, SPACING) < 16
-    params = Params(max_res_A=9.0)
-    fresh = prepare_inputs(maps, mask, params)
-    released = prepare_inputs(maps, mask, params)
-    grid = wavelength_grid(released)
-    fingerprint = fresh.fingerprint()
-    released.estimate_noise_and_release(grid[:-1])
-    assert released.noise is None and released.fingerprint() == fingerprint
-    for lam in grid[:-1]:
-        model = local_model(lam, SPACING, params.kernel)
-        assert released.noise_estimate(model) == fresh.noise_estimate(model)
-    with pytest.raises(RuntimeError):
-        released.noise_estimate(local_model(grid[-1], SPACING, params.kernel))
-
-
 def test_min_res_at_input_nyquist_runs_on_plain_and_lowpass_resampled_maps():
     import scipy.fft as sfft
 
@@ -311,3 +287,48 @@ def test_min_res_at_input_nyquist_runs_on_plain_and_lowpass_resampled_maps():
     coarse = max(rec["analysis_voxel_size_A"])
     first = rec["wavelengths"][0]["lambda_A"]
     assert coarse > 1.2 and 2.2 * coarse - 1e-6 <= first < 2.2 * coarse + 1.0 + 1e-6
+
+
+def test_fdr_on_the_grid_prefix_that_scan_status_calls_finished_equals_resmap_local(
+    tmp_path, capsys
+):
+    from resmap_core.cli.main import main
+
+    shape = (40, 40, 40)
+    rng = np.random.default_rng(12)
+    density = band_limited_noise(shape, SPACING, 3.0, rng) * (radius_A(shape, SPACING) < 13)
+    h1, h2 = half_maps(density, 0.1, seed=13)  # strong: every voxel resolves early
+    geometry = MapGeometry(shape=shape, voxel_size_A=SPACING)
+    for name, data in (("h1", h1), ("h2", h2), ("mask", radius_A(shape, SPACING) < 14)):
+        write_map(tmp_path / f"{name}.mrc", data, geometry)
+    halves = [str(tmp_path / "h1.mrc"), str(tmp_path / "h2.mrc")]
+    opts = ["--mask", str(tmp_path / "mask.mrc"), "--quiet"]
+    assert main(["local", *halves, "--out", str(tmp_path / "a.mrc"), *opts]) == 0
+    prep = str(tmp_path / "prep.npz")
+    assert main(["prepare", *halves, "--out", prep, *opts]) == 0
+    assert main(["wavelengths", prep, "--out", str(tmp_path / "wl.json"), "--quiet"]) == 0
+    grid = json.loads((tmp_path / "wl.json").read_text())["wavelengths_A"]
+    passes, statuses = [], []
+    for i, lam in enumerate(grid):
+        passes.append(str(tmp_path / f"pass_{lam:.2f}.npz"))
+        assert main(["pass", prep, "--wavelength", str(lam), "--out", passes[-1], "--quiet"]) == 0
+        status = tmp_path / f"status_{i}.json"
+        assert main(["scan-status", prep, *passes, "--out", str(status), "--quiet"]) == 0
+        statuses.append(json.loads(status.read_text())["finished"])
+        if statuses[-1]:
+            break
+    assert statuses[-1] and not any(statuses[:-1]) and len(passes) < len(grid)
+    needed = len(passes)
+    if needed > 1:  # one pass short of the finishing prefix: refused in one line
+        assert main(["fdr", prep, *passes[:-1], "--out", str(tmp_path / "x.mrc")]) == 2
+        err = capsys.readouterr().err.strip()
+        assert "\n" not in err and "longer wavelengths could resolve" in err
+        assert not (tmp_path / "x.mrc").exists()
+    assert main(["fdr", prep, *passes, "--out", str(tmp_path / "c.mrc"), "--quiet"]) == 0
+    assert (tmp_path / "a.mrc").read_bytes() == (tmp_path / "c.mrc").read_bytes()
+    rec_a = json.loads((tmp_path / "a.json").read_text())["wavelengths"]
+    assert rec_a == json.loads((tmp_path / "c.json").read_text())["wavelengths"]
+    assert len(rec_a) == needed
+    # a gap in the grid is refused whatever the status
+    gap = [passes[0], *passes[2:]] if needed > 2 else passes[1:]
+    assert main(["fdr", prep, *gap, "--out", str(tmp_path / "y.mrc")]) == 2

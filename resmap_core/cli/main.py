@@ -44,14 +44,19 @@ COMMANDS: tuple[Command, ...] = (
     Command(
         "report",
         "report",
-        "self-contained HTML report of one dataset (+ ChimeraX scripts, summary.json)",
+        "HTML report of one dataset (+ Mol* viewer, ChimeraX scripts, summary.json)",
     ),
     Command("report-index", "report", "index page of all dataset reports of a run"),
     Command("prepare", "stages", "workflow stage 1: prepare maps (mask, whitening)"),
     Command("wavelengths", "stages", "workflow stage 2: the wavelength grid (JSON)"),
     Command("pass", "stages", "workflow stage 3: LRS for one wavelength"),
+    Command(
+        "scan-status", "stages", "workflow: whether the passes so far decide every voxel (JSON)"
+    ),
     Command("fdr", "stages", "workflow stage 4: FDR over all passes -> local map"),
     Command("wfsc", "wfsc", "windowed (local) FSC resolution map between two half maps"),
+    Command("atoms", "atoms", "local resolution at a fitted model: per atom, residue and chain"),
+    Command("locfilt", "locfilt", "filter a map by its local resolution (+ optional B-factor)"),
 )
 _BY_NAME = {command.name: command for command in COMMANDS}
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import mmap as _mmap
 import os
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -84,31 +86,82 @@ class MapData:
         return self.geometry.voxel_size_A
 
 
-def _open(path: Path):
-    """Open an MRC file (plain or gzip) read-only, turning library failures into InputError."""
+def _open(path: Path, memory_map: bool = False):
+    """Open an MRC file (plain or gzip) read-only, turning library failures into InputError;
+    ``memory_map`` maps a plain file's data instead of reading it."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
+            if memory_map:
+                return mrcfile.mmap(path, mode="r", permissive=True)
             return mrcfile.open(path, mode="r", permissive=True)
     except (ValueError, OSError, EOFError, gzip.BadGzipFile) as exc:
         raise InputError(f"{path}: not a readable MRC map ({exc}).") from None
 
 
+def _release_pages(data: np.ndarray) -> None:
+    """Drop the resident pages of a memory-mapped file array from this process (Linux).
+
+    The pages stay in the page cache; only the process's resident set shrinks, so reading a
+    large map slab by slab keeps at most one slab of it resident.
+    """
+    mapping = getattr(data, "_mmap", None)
+    if mapping is not None and hasattr(mapping, "madvise"):
+        mapping.madvise(_mmap.MADV_DONTNEED)
+
+
+def planes(data: np.ndarray, count: int = 16) -> Iterator[tuple[int, np.ndarray]]:
+    """(z0, float32 copy of ``data[z0 : z0 + count]``) through the whole map [z, y, x].
+
+    For a memory-mapped map (:func:`read_map` with ``memory_map``) each slab's pages are
+    released after use, so a pass over a map larger than memory holds one slab of it.
+    """
+    whole_file = isinstance(data, np.memmap) and data.flags.c_contiguous and data.filename
+    plane_bytes = data.dtype.itemsize * data.shape[1] * data.shape[2]
+    for z0 in range(0, data.shape[0], count):
+        if whole_file:  # plain reads: faster than faulting in the mapping's pages one by one
+            planes = min(count, data.shape[0] - z0)
+            raw = np.fromfile(
+                data.filename, dtype=data.dtype, count=planes * plane_bytes // data.dtype.itemsize,
+                offset=data.offset + z0 * plane_bytes,
+            ).reshape(planes, *data.shape[1:])  # fmt: skip
+            yield z0, raw.astype(np.float32, copy=False)
+            continue
+        slab = np.array(data[z0 : z0 + count], dtype=np.float32)
+        _release_pages(data)
+        yield z0, slab
+
+
+def _all_finite(data: np.ndarray, allow_nan: bool) -> bool:
+    """Whether every voxel is finite (or NaN, with ``allow_nan``), a few planes at a time."""
+    for _, slab in planes(data):
+        if not (np.isfinite(slab) | (allow_nan & np.isnan(slab))).all():
+            return False
+    return True
+
+
 def read_map(
-    path: str | os.PathLike[str], voxel_size_A: float | None = None, allow_nan: bool = False
+    path: str | os.PathLike[str],
+    voxel_size_A: float | None = None,
+    allow_nan: bool = False,
+    memory_map: bool = False,
 ) -> MapData:
     """Read an MRC/CCP4 map (``.mrc``, ``.map``, ``.ccp4``, optionally ``.gz``).
 
     Honours MAPC/MAPR/MAPS, every real data mode, non-cubic boxes and per-axis voxel sizes.
     ``voxel_size_A`` overrides the header (isotropic). ``allow_nan`` accepts NaN voxels (for
-    result maps written with ``--outside nan``; infinities are still refused). Raises
+    result maps written with ``--outside nan``; infinities are still refused). ``memory_map``
+    (large maps): a plain file stored in axis order 1, 2, 3 comes back as a read-only
+    memory map in the file's data type, read later slab by slab (:func:`planes`) by a reader
+    that refuses NaN/Inf itself; gzip files and permuted axes are read as usual. Raises
     :class:`InputError` for files that are missing, not MRC, truncated, complex-valued, hold
     NaN/Inf, or have no voxel size.
     """
     p = Path(path)
     if not p.is_file():
         raise InputError(f"{p}: no such file.")
-    mrc = _open(p)
+    mapped = memory_map and p.suffix != ".gz"
+    mrc = _open(p, mapped)
     with mrc:
         header = mrc.header
         if mrc.data is None:
@@ -119,7 +172,7 @@ def read_map(
         if mode not in _REAL_MODES:
             raise InputError(f"{p}: MRC mode {mode} is not a real-valued map.")
         nsec, nrow, ncol = int(header.nz), int(header.ny), int(header.nx)
-        raw = np.asarray(mrc.data)
+        raw = mrc.data if mapped else np.asarray(mrc.data)  # a memmap keeps its mapping
         if raw.ndim != 3 or raw.shape != (nsec, nrow, ncol):
             raise InputError(
                 f"{p}: expected a 3-D map of {ncol}x{nrow}x{nsec} voxels, found data of shape "
@@ -135,7 +188,10 @@ def read_map(
         # canonical array axes are (Z, Y, X) = physical axes 3, 2, 1.
         file_axes_phys = (axes[2], axes[1], axes[0])
         order = [file_axes_phys.index(a) for a in (3, 2, 1)]
-        data = np.ascontiguousarray(np.transpose(raw, order), dtype=np.float32)
+        if mapped and order == [0, 1, 2] and mode != 101:
+            data = raw  # the file's own array, read slab by slab by the caller
+        else:
+            data = np.ascontiguousarray(np.transpose(raw, order), dtype=np.float32)
         # MX/MY/MZ and CELLA are per physical axis X, Y, Z.
         cella = (float(header.cella.x), float(header.cella.y), float(header.cella.z))
         msamp = (int(header.mx), int(header.my), int(header.mz))
@@ -156,7 +212,8 @@ def read_map(
             )
         vox = tuple(c / m for c, m in zip(cella, msamp, strict=True))
     # Result maps written with --outside nan hold NaN by design; inputs never may.
-    if not (np.isfinite(data) | (allow_nan & np.isnan(data))).all():
+    # a memory map is checked by its reader, slab by slab (one pass over a large file, not two)
+    if not isinstance(data, np.memmap) and not _all_finite(data, allow_nan):
         raise InputError(f"{p}: the map contains NaN or infinite values.")
     geometry = MapGeometry(
         shape=tuple(int(s) for s in data.shape),  # type: ignore[arg-type]
@@ -209,7 +266,9 @@ def read_mask(
     """
     p = Path(path)
     header_has_size = _has_voxel_size(p)
-    mask_map = read_map(p, voxel_size_A=None if header_has_size else like.voxel_size_A[0])
+    mask_map = read_map(
+        p, voxel_size_A=None if header_has_size else like.voxel_size_A[0], memory_map=True
+    )
     if mask_map.geometry.shape != like.shape:
         raise InputError(
             f"{p}: the mask is {mask_map.geometry.shape[::-1]} voxels but the map is "
@@ -222,7 +281,11 @@ def read_mask(
             f"map's {tuple(round(v, 4) for v in like.voxel_size_A)} Å; "
             "use a mask on the map's grid."
         )
-    mask = mask_map.data > 0.5
+    mask = np.empty(like.shape, dtype=bool)
+    for z0, slab in planes(mask_map.data):  # a large mask is never resident as float32
+        if not np.isfinite(slab).all():
+            raise InputError(f"{p}: the mask contains NaN or infinite values.")
+        np.greater(slab, 0.5, out=mask[z0 : z0 + len(slab)])
     if not mask.any():
         raise InputError(f"{p}: the mask is empty (no voxel above 0.5).")
     if mask.all():
@@ -233,8 +296,8 @@ def read_mask(
 
 
 def _has_voxel_size(path: Path) -> bool:
-    """True when the header of ``path`` defines a voxel size."""
-    with _open(path) as mrc:
+    """True when the header of ``path`` defines a voxel size (the data are not read)."""
+    with _open(path, memory_map=path.suffix != ".gz") as mrc:
         h = mrc.header
         return bool(h.mx > 0 and h.my > 0 and h.mz > 0 and h.cella.x > 0)
 

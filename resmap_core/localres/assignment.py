@@ -91,16 +91,21 @@ def _assign_unresolved(res: PassResult, resolution: np.ndarray, p_value: float) 
     return rec
 
 
+def _nothing_left(left: int, rec: dict, sigma2: float) -> bool:
+    """Whether a per-wavelength scan is over after a wavelength's record ``rec``: every voxel
+    resolved, or none of the ``left`` unresolved ones testable with a valid σ² — a voxel whose
+    window leaves the box at λ does so at every longer wavelength (windows only widen)."""
+    return not left or (not rec["tested"] and bool(np.isfinite(sigma2)))
+
+
 def _assign_per_wavelength(
     passes: Iterable[PassResult], resolution: np.ndarray, p_value: float, progress: Progress
-) -> list[dict]:
-    """BY per wavelength in increasing order over the voxels left; stops (consuming no more
-    passes) once every voxel is resolved. Fills ``resolution`` in place; returns the records."""
+) -> tuple[list[dict], bool]:
+    """BY per wavelength in increasing order over the voxels left; fills ``resolution`` in
+    place. Returns the records and whether the scan finished (:func:`_nothing_left`) — then it
+    consumed no further pass, since none could assign anything."""
     records = []
-    left = resolution.size
     for res in passes:
-        if not left:
-            break
         rec = _assign_unresolved(res, resolution, p_value)
         records.append(rec)
         left = int(np.isnan(resolution).sum())
@@ -108,8 +113,26 @@ def _assign_per_wavelength(
             f"λ = {res.wavelength_A:5.2f} Å  σ² = {res.sigma2:.4g}  tested {rec['tested']}  "
             f"assigned {rec['assigned']}  voxels left {left}"
         )
+        if _nothing_left(left, rec, res.sigma2):
+            if left:
+                progress.say(
+                    f"the {left} voxels left lie too close to the box edge for the windows of "
+                    "longer wavelengths: scan stopped"
+                )
+            return records, True
         del res  # drop this pass before the next one is computed (memory of large maps)
-    return records
+    return records, False
+
+
+def scan_finished(prep: Prepared, passes: Iterable[PassResult]) -> bool:
+    """Whether per-wavelength BY over ``passes`` (increasing λ, a prefix of the grid) already
+    decides every voxel, so that longer wavelengths cannot change the map. Global mode: never
+    (its one BY family takes every wavelength)."""
+    if prep.params.fdr_mode == "global":
+        return False
+    resolution = np.full(int(prep.mask.sum()), np.nan, dtype=np.float32)
+    checked = _checked(passes, prep.fingerprint(), resolution.size)
+    return _assign_per_wavelength(checked, resolution, prep.params.p_value, Progress(True))[1]
 
 
 def assign_resolution(
@@ -119,8 +142,9 @@ def assign_resolution(
 
     Per-wavelength mode (default, as ResMap): at each λ in increasing order, BY at level p over
     the mask voxels still unresolved (and testable); those rejected get λ. Passes are consumed
-    lazily and the scan stops once every voxel is resolved. Global mode: one BY family over every
-    voxel × wavelength test; each voxel gets the smallest λ at which it is rejected.
+    lazily and the scan stops once every voxel is resolved or none left can be tested. Global
+    mode: one BY family over every voxel × wavelength test; each voxel gets the smallest λ at
+    which it is rejected.
     """
     progress = progress or Progress(quiet=True)
     params = prep.params
@@ -130,5 +154,5 @@ def assign_resolution(
     if params.fdr_mode == "global":
         records = _assign_global(checked, resolution, params.p_value)
     else:
-        records = _assign_per_wavelength(checked, resolution, params.p_value, progress)
+        records, _ = _assign_per_wavelength(checked, resolution, params.p_value, progress)
     return resolution, records

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from itertools import product
 
 import numpy as np
@@ -187,6 +188,22 @@ class LocalModel:
     projection: np.ndarray
     residual_projection: np.ndarray
     null_weights: np.ndarray
+
+    @cached_property
+    def parity_blocks(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(order, P_even, P_odd): the projection split by the parity of a + b + c.
+
+        Under the symmetric window the even basis functions (1, G_i) live on the 7 even triples
+        and the odd ones (H_j) on the 13 odd triples, so |PᵀR|² = |P_evenᵀR_even|² +
+        |P_oddᵀR_odd|² with P_even (7, 6) and P_odd (13, 10) orthonormal: 172 multiply-adds
+        per voxel instead of 320. ``order`` lists the TRIPLES indices, even ones first.
+        """
+        parity = np.array([sum(t) % 2 for t in TRIPLES])
+        order = np.concatenate([np.flatnonzero(parity == 0), np.flatnonzero(parity == 1)])
+        even, odd = order[: np.count_nonzero(parity == 0)], order[np.count_nonzero(parity == 0) :]
+        p_even = _orthonormal_columns(self.projection[even], 6)
+        p_odd = _orthonormal_columns(self.projection[odd], 10)
+        return order, p_even, p_odd
 
     def window_weight(self) -> np.ndarray:
         """The 3-D Gaussian window W on the (2r+1)³ grid (z, y, x)."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from resmap_core.localres.mask import Spacing
-from resmap_core.localres.spectra import corner_spectrum
+from resmap_core.localres.spectra import ShellSpectrum, corner_spectrum
 
 
 @dataclass(frozen=True)
@@ -121,6 +121,7 @@ def detect_lowpass(
     collapse_decades: float = COLLAPSE_DECADES,
     min_collapsed_shells: int = 3,
     threads: int | None = None,
+    spectrum: ShellSpectrum | None = None,
 ) -> LowpassResult:
     """Decide whether a map was low-pass filtered, from the radial power spectrum of its noise.
 
@@ -134,8 +135,9 @@ def detect_lowpass(
     max(3, N/10) shells below s (level = median of the three shells before c), with at least
     ``min_collapsed_shells`` collapsed shells; the earliest such s wins. The reported cutoff is
     the half-power point of the fall; the analysis grid keeps everything up to shell s − 1.
+    ``spectrum``: the noise's :func:`corner_spectrum` when the caller has measured it already.
     """
-    spec = corner_spectrum(noise, spacing_zyx_A, weight, threads)
+    spec = corner_spectrum(noise, spacing_zyx_A, weight, threads) if spectrum is None else spectrum
     inside = slice(0, spec.nyquist_count)
     tiny = np.finfo(np.float64).tiny
     logp = np.log10(np.maximum(np.nan_to_num(spec.power[inside], nan=tiny), tiny))

@@ -124,35 +124,52 @@ def _rows_along_zy(
     return along_y
 
 
+def _occupied_tiles(cols_mask: np.ndarray, tiles_x: int) -> tuple[np.ndarray, np.ndarray]:
+    """(row, tile) indices, in C order, of the x tiles of ``_TILE`` columns holding a masked
+    point, and the mask inside each of them (count, ``_TILE``): empty tiles are never computed.
+    """
+    n_rows, width = cols_mask.shape
+    padded = np.zeros((n_rows, tiles_x * _TILE), dtype=bool)
+    padded[:, :width] = cols_mask
+    per_tile = padded.reshape(n_rows, tiles_x, _TILE)
+    rows, tiles = np.nonzero(per_tile.any(axis=2))
+    return np.stack([rows, tiles]), per_tile[rows, tiles]
+
+
 def _energy_along_x(
     along_y: dict[tuple[int, int], np.ndarray], cols_mask: np.ndarray, model: LocalModel
 ) -> np.ndarray:
     """|Pᵀ R|² at the masked points (C order) from the lines of :func:`_rows_along_zy`.
 
-    The x correlations (filter c) run in tiles of ``_TILE`` columns, ``_ROW_BATCH`` rows at a
-    time; ``cols_mask`` (len(rows), output width) marks the masked points of each row.
+    The x correlations (filter c) run on the x tiles of ``_TILE`` columns that hold masked
+    points, ``_ROW_BATCH`` × tiles_x tiles at a time; ``cols_mask`` (len(rows), output width)
+    marks the masked points of each row. The projection runs on the two parity blocks of
+    :attr:`LocalModel.parity_blocks`.
     """
     rx = model.radius_vox[2]
-    n_rows, width = cols_mask.shape
     tiles_x = (along_y[(0, 0)].shape[1] - 2 * rx) // _TILE
     kx = np.ascontiguousarray(_banded(model.axes[2].filters, _TILE).transpose(0, 2, 1))
+    order, p_even, p_odd = model.parity_blocks
+    slot = np.argsort(order)  # where each TRIPLES response goes: even ones first
+    (tile_rows, tile_cols), inside = _occupied_tiles(cols_mask, tiles_x)
     parts = []
-    for r0 in range(0, n_rows, _ROW_BATCH):
-        r1 = min(r0 + _ROW_BATCH, n_rows)
-        count = (r1 - r0) * tiles_x
-        responses = _scratch.get("responses", (len(TRIPLES), count, _TILE))
-        tiles = _scratch.get("tiles", (r1 - r0, tiles_x, _TILE + 2 * rx))
+    batch = _ROW_BATCH * tiles_x
+    for t0 in range(0, len(tile_rows), batch):
+        rows, cols = tile_rows[t0 : t0 + batch], tile_cols[t0 : t0 + batch]
+        responses = _scratch.get("responses", (len(TRIPLES), len(rows), _TILE))
+        tiles = _scratch.get("tiles", (len(rows), _TILE + 2 * rx))
         for i, (a, b, c) in enumerate(TRIPLES):
-            if c == 0:  # TRIPLES runs through c fastest: one tile copy per (a, b)
-                np.copyto(tiles, _windows(along_y[(a, b)][r0:r1], 1, _TILE, _TILE + 2 * rx))
-            np.matmul(tiles.reshape(count, _TILE + 2 * rx), kx[c], out=responses[i])
-        coords = np.matmul(
-            model.projection.T,
-            responses.reshape(len(TRIPLES), count * _TILE),
-            out=_scratch.get("coords", (model.projection.shape[1], count * _TILE)),
+            if c == 0:  # TRIPLES runs through c fastest: one tile gather per (a, b)
+                lines = _windows(along_y[(a, b)], 1, _TILE, _TILE + 2 * rx)
+                np.copyto(tiles, lines[rows, cols])
+            np.matmul(tiles, kx[c], out=responses[slot[i]])
+        flat = responses.reshape(len(TRIPLES), len(rows) * _TILE)
+        even = np.matmul(
+            p_even.T, flat[: len(p_even)], out=_scratch.get("even", (6, flat.shape[1]))
         )
-        energy = np.einsum("ij,ij->j", coords, coords).reshape(r1 - r0, tiles_x * _TILE)
-        parts.append(energy[:, :width][cols_mask[r0:r1]])
+        odd = np.matmul(p_odd.T, flat[len(p_even) :], out=_scratch.get("odd", (10, flat.shape[1])))
+        energy = np.einsum("ij,ij->j", even, even) + np.einsum("ij,ij->j", odd, odd)
+        parts.append(energy.reshape(len(rows), _TILE)[inside[t0 : t0 + batch]])
     return np.concatenate(parts)
 
 

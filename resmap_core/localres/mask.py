@@ -13,19 +13,40 @@ from scipy import ndimage
 Spacing = tuple[float, float, float]
 
 
-def ellipsoid_radius2(shape: tuple[int, int, int]) -> np.ndarray:
-    """Squared normalised radius [z, y, x] of each voxel in the ellipsoid inscribed in the box.
+def _ellipsoid_test(
+    shape: tuple[int, int, int], inside: bool, window: tuple[slice, ...] | None = None
+) -> np.ndarray:
+    """Boolean [z, y, x] over ``window`` of the box (default: all of it): voxels inside (or,
+    with ``inside`` False, outside) the ellipsoid inscribed in the box.
 
-    Per axis (i − (n − 1)/2)/(n/2), squared and summed: < 1 inside, > 1 outside. Voxels exactly
-    on the surface (== 1) belong to neither :func:`inscribed_ellipsoid` nor its outside probe.
+    Per axis (i − (n − 1)/2)/(n/2), squared and summed: < 1 inside, > 1 outside; voxels exactly
+    on the surface (== 1) belong to neither. Built one z-plane at a time (no full-size float64
+    radius array: 8 GB at 1024³).
     """
-    grids = [((np.arange(n) - (n - 1) / 2.0) / (n / 2.0)) ** 2 for n in shape]
-    return grids[0][:, None, None] + grids[1][None, :, None] + grids[2][None, None, :]
+    window = window or tuple(slice(0, n) for n in shape)
+    grids = [
+        (((np.arange(n) - (n - 1) / 2.0) / (n / 2.0)) ** 2)[w]
+        for n, w in zip(shape, window, strict=True)
+    ]
+    gy, gx = grids[1][:, None], grids[2][None, :]
+    out = np.empty((grids[0].size, gy.size, gx.size), dtype=bool)
+    for z, gz in enumerate(grids[0]):
+        r2 = (gz + gy) + gx  # the summation order of the whole-box formula, bit for bit
+        out[z] = r2 < 1.0 if inside else r2 > 1.0
+    return out
 
 
-def inscribed_ellipsoid(shape: tuple[int, int, int]) -> np.ndarray:
-    """Boolean [z, y, x]: voxels inside the ellipsoid inscribed in the box (σ² blocks lie here)."""
-    return ellipsoid_radius2(shape) < 1.0
+def inscribed_ellipsoid(
+    shape: tuple[int, int, int], window: tuple[slice, ...] | None = None
+) -> np.ndarray:
+    """Boolean [z, y, x]: voxels inside the ellipsoid inscribed in the box (σ² blocks lie here),
+    over ``window`` of the box when given."""
+    return _ellipsoid_test(shape, True, window)
+
+
+def outside_ellipsoid(shape: tuple[int, int, int]) -> np.ndarray:
+    """Boolean [z, y, x]: voxels strictly outside the ellipsoid inscribed in the box."""
+    return _ellipsoid_test(shape, False)
 
 
 def blur_sigma_vox(shape: tuple[int, ...], spacing_zyx_A: Spacing) -> np.ndarray:
@@ -41,7 +62,7 @@ def _above_background(blurred: np.ndarray, k_mad: float, max_fraction: float) ->
     b and s (1.4826·MAD) are measured strictly outside the inscribed ellipsoid, where a
     centred particle leaves only background.
     """
-    probe = blurred[ellipsoid_radius2(blurred.shape) > 1.0]
+    probe = blurred[outside_ellipsoid(blurred.shape)]
     level = float(np.median(probe))
     scatter = 1.4826 * float(np.median(np.abs(probe - level)))
     peak = float(blurred.max())

@@ -10,26 +10,29 @@ The numerics of each step live in :mod:`.mask`, :mod:`.lowpass`, :mod:`.resample
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.fft as sfft
 from scipy import ndimage
 
 from resmap_core.errors import InputError
-from resmap_core.io.mrc import MapData, MapGeometry, check_half_maps, sha256_file
+from resmap_core.io.mrc import MapData, MapGeometry, check_half_maps, planes, sha256_file
 from resmap_core.localres.lowpass import detect_lowpass, lowpass_grid
 from resmap_core.localres.mask import Spacing, auto_mask, background_weight, inscribed_ellipsoid
 from resmap_core.localres.params import Params
 from resmap_core.localres.prepared import Prepared
 from resmap_core.localres.resample import fourier_resample, resample_labels_to_grid
-from resmap_core.localres.spectra import noise_spectrum
+from resmap_core.localres.spectra import ShellSpectrum, noise_spectrum, transform_spectrum
 from resmap_core.localres.whitening import (
-    apply_prewhitening,
+    filter_transform,
     prewhiten,
-    prewhiten_shells,
     shells_beyond_elbow,
+    whiten_transform,
 )
 from resmap_core.progress import Progress
+from resmap_core.spectrum import irfftn_in_place, padded_empty, rfftn_in_place
 
 #: Fewer mask voxels than one window at the smallest half-width (5³) cannot be analysed.
 MIN_MASK_VOXELS = 125
@@ -57,26 +60,37 @@ def _check_inputs(maps: list[MapData], params: Params) -> None:
             f"--min-res {params.min_res_A} Å is below Nyquist ({nyquist_A:.3f} Å for voxels of "
             f"{max(spacing):.3f} Å); choose at least {nyquist_A:.2f} Å."
         )
-    for m in maps:
-        if not np.isfinite(m.data).all():
-            raise InputError(f"{m.path}: the map holds NaN or infinite values.")
+
+
+def _finite(slab: np.ndarray, m: MapData) -> np.ndarray:
+    """``slab`` of map ``m``, refused (:class:`InputError`) if it holds NaN or infinities."""
+    if not np.isfinite(slab).all():
+        raise InputError(f"{m.path}: the map holds NaN or infinite values.")
+    return slab
 
 
 def _signal_and_noise(maps: list[MapData]) -> tuple[np.ndarray, np.ndarray | None]:
     """(analysed map, noise map): half-map average and difference (h1 − h2)/2 in split mode,
-    the mean-removed map and None in single mode (float32 [z, y, x])."""
+    the mean-removed map and None in single mode (float32 [z, y, x]).
+
+    Built a few planes at a time (:func:`planes`), so memory-mapped inputs of a large box are
+    never resident as a whole: the peak is the two float32 outputs.
+    """
+    first = maps[0]
+    # padded: each can later be transformed in its own memory (spectrum.rfftn_in_place)
+    signal = padded_empty(first.geometry.shape)
     if len(maps) == 1:
-        signal = maps[0].data.astype(np.float32)
+        for z0, slab in planes(first.data):
+            signal[z0 : z0 + len(slab)] = _finite(slab, first)
         signal -= np.float32(signal.mean(dtype=np.float64))
         return signal, None
-    # float32 and in place: large boxes hold no extra copies (every later step that needs
-    # double precision works in slabs or on spectra)
-    signal = maps[0].data.astype(np.float32)
-    signal += maps[1].data
-    signal *= 0.5
-    noise = maps[0].data.astype(np.float32)
-    noise -= maps[1].data
-    noise *= 0.5
+    noise = padded_empty(first.geometry.shape)
+    for (z0, a), (_, b) in zip(planes(first.data), planes(maps[1].data), strict=True):
+        z1 = z0 + len(a)
+        _finite(a, first), _finite(b, maps[1])
+        # the same float32 operations as on whole maps: (a + b)·½ and (a − b)·½
+        np.multiply(np.add(a, b, out=signal[z0:z1]), np.float32(0.5), out=signal[z0:z1])
+        np.multiply(np.subtract(a, b, out=noise[z0:z1]), np.float32(0.5), out=noise[z0:z1])
     if not np.any(noise):
         raise InputError(
             f"{maps[1].path}: the half maps are identical, so there is no noise estimate; "
@@ -173,6 +187,9 @@ class _Draft:
         default_factory=lambda: {"detected": False, "cutoff_A": None, "resample_factor": 1.0}
     )
     prewhitening: dict | None = None
+    noise_ft: np.ndarray | None = None
+    noise_spectrum: ShellSpectrum | None = None
+    noise_shape: tuple[int, int, int] | None = None
 
 
 def _start_draft(maps: list[MapData]) -> _Draft:
@@ -203,18 +220,53 @@ def _take_mask(
         )
 
 
-def _resample_if_lowpass(draft: _Draft, progress: Progress) -> None:
+def _transform_noise(draft: _Draft, threads: int | None, consume: bool) -> None:
+    """The difference map's rfftn and corner spectrum, kept on the draft: one transform serves
+    the low-pass test and the whitening (large boxes pay each full-box transform once).
+
+    ``consume`` (the whitening follows): the transform takes the noise map's own memory and
+    the draft's noise becomes None until the whitened map replaces it.
+    """
+    shape = draft.noise.shape
+    if consume:
+        draft.noise_ft, draft.noise = rfftn_in_place(draft.noise, threads), None
+    else:
+        draft.noise_ft = sfft.rfftn(draft.noise, workers=threads)
+    draft.noise_spectrum = transform_spectrum(draft.noise_ft, shape, draft.spacing)
+    draft.noise_shape = shape
+
+
+def _noise_back(draft: _Draft, threads: int | None) -> None:
+    """The difference map again from its kept transform, where the transform took its memory
+    and no whitening follows (a resampled grid, too few shells to whiten)."""
+    if draft.noise is None and draft.noise_ft is not None:
+        draft.noise = irfftn_in_place(draft.noise_ft, draft.noise_shape, threads)
+        draft.noise_ft = None
+
+
+def _resample_if_lowpass(
+    draft: _Draft, threads: int | None, whiten: bool, progress: Progress
+) -> None:
     """Low-pass test on the noise (difference map, or background through the weight) and,
     when the noise spectrum collapses, the draft moved to a coarser grid with Nyquist at the
     collapse (:func:`_move_to_grid`)."""
     split = draft.noise is not None
-    lp = detect_lowpass(draft.noise if split else draft.signal, draft.spacing, draft.weight)
+    if split:
+        _transform_noise(draft, threads, consume=whiten)
+    lp = detect_lowpass(
+        draft.noise if split else draft.signal,
+        draft.spacing,
+        draft.weight,
+        spectrum=draft.noise_spectrum,
+    )
     draft.lowpass = lp.record() | {"noise_source": "difference" if split else "background"}
     if not lp.detected:
         return
     new_shape, new_spacing = lowpass_grid(draft.signal.shape, draft.spacing, lp.grid_cutoff_invA)
     if tuple(new_shape) == draft.signal.shape:
         return
+    _noise_back(draft, threads)
+    draft.noise_ft = draft.noise_spectrum = None  # the coarse grid's noise has its own
     progress.say(
         f"the noise spectrum collapses beyond {lp.cutoff_A:.2f} Å (low-pass filtered input): "
         f"analysing on a {tuple(new_shape)[::-1]} grid of {max(new_spacing):.3f} Å voxels"
@@ -248,10 +300,20 @@ def _prewhiten(draft: _Draft, threads: int | None, progress: Progress) -> None:
     beyond = shells_beyond_elbow(draft.signal.shape, draft.spacing)
     if beyond < MIN_WHITENING_SHELLS:
         progress.say(f"pre-whitening skipped: only {beyond} frequency shells beyond the elbow")
+        _noise_back(draft, threads)
         return
-    if draft.noise is not None:
-        pw, draft.noise = prewhiten_shells(draft.noise, draft.spacing, threads=threads)
-        draft.signal = apply_prewhitening(draft.signal, pw, threads=threads)
+    if draft.mode == "split":
+        if draft.noise_ft is None:
+            _transform_noise(draft, threads, consume=True)
+        ft, shape, spec = draft.noise_ft, draft.noise_shape, draft.noise_spectrum
+        draft.noise_ft = draft.noise_spectrum = None
+        # every transform runs in the memory of the map it transforms: a large box holds the
+        # signal and the noise (or their spectra), never a third full-size array
+        pw, draft.noise = whiten_transform(ft, shape, draft.spacing, None, threads, spec)
+        del ft
+        ft = rfftn_in_place(draft.signal, threads)
+        draft.signal = None  # type: ignore[assignment]  # its memory is now ft
+        draft.signal = filter_transform(ft, shape, pw.spacing_zyx_A, pw.gain, threads)
     else:
         pw, draft.signal = prewhiten(draft.signal, draft.spacing, draft.weight, threads=threads)
     progress.say(f"pre-whitened beyond {pw.elbow_A:.1f} Å ({pw.method})")
@@ -266,6 +328,13 @@ def _noise_spectrum_record(draft: _Draft) -> dict:
             "frequency_invA": draft.prewhitening["frequency_invA"],
             "power": draft.prewhitening["spectrum_before"],
         }
+    if draft.noise_spectrum is not None:  # measured for the low-pass test, nothing changed
+        spec = draft.noise_spectrum
+        inside = slice(0, spec.nyquist_count)
+        return {
+            "frequency_invA": spec.frequency_invA[inside].tolist(),
+            "power": spec.power[inside].tolist(),
+        }
     noise = draft.signal if draft.noise is None else draft.noise
     return noise_spectrum(noise, draft.spacing, draft.weight)
 
@@ -278,8 +347,11 @@ def _split_auto_mask(draft: _Draft, geometry: MapGeometry) -> None:
     draft.input_mask = _on_input_grid(draft.mask, draft.spacing, geometry)
 
 
-def _prepared(draft: _Draft, maps: list[MapData], params: Params, spectrum: dict) -> Prepared:
-    """The finished draft as :class:`Prepared`, with its provenance record."""
+def _prepared(
+    draft: _Draft, maps: list[MapData], params: Params, spectrum: dict, hashes: list[Future]
+) -> Prepared:
+    """The finished draft as :class:`Prepared`, with its provenance record (``hashes``: the
+    inputs' sha256, computed meanwhile)."""
     geometry = maps[0].geometry
     record = {
         "mode": draft.mode,
@@ -290,7 +362,8 @@ def _prepared(draft: _Draft, maps: list[MapData], params: Params, spectrum: dict
         "prewhitening": draft.prewhitening,
         "noise_spectrum": spectrum,
         "inputs": [
-            {"path": m.path, "sha256": sha256_file(m.path) if m.path else None} for m in maps
+            {"path": m.path, "sha256": digest.result()}
+            for m, digest in zip(maps, hashes, strict=True)
         ],
     }
     return Prepared(
@@ -324,18 +397,28 @@ def prepare_inputs(
     progress = progress or Progress(quiet=True)
     _check_inputs(maps, params)
     geometry = maps[0].geometry
-    draft = _start_draft(maps)
-    _take_mask(draft, mask, geometry, mask_path)
-    if params.lowpass_check:
-        _resample_if_lowpass(draft, progress)
-    if params.prewhiten:
-        _prewhiten(draft, threads, progress)
-    spectrum = _noise_spectrum_record(draft)
-    draft.weight = None  # only the background's spectra needed it
-    if draft.mask is None:
-        _split_auto_mask(draft, geometry)
-    if draft.mode == "split":
-        draft.noise_region = draft.mask  # read only: shared, not copied
-    voxels = draft.mask_record["voxels"]  # type: ignore[index]
-    progress.say(f"{draft.mode} mode, box {geometry.shape[::-1]}, mask {voxels} voxels")
-    return _prepared(draft, maps, params, spectrum)
+    # the inputs' provenance hashes run beside the numerics (hashlib releases the GIL): a
+    # large box's files are read from the page cache while the transforms run
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        hashes = [pool.submit(_file_hash, m.path) for m in maps]
+        draft = _start_draft(maps)
+        _take_mask(draft, mask, geometry, mask_path)
+        if params.lowpass_check:
+            _resample_if_lowpass(draft, threads, params.prewhiten, progress)
+        if params.prewhiten:
+            _prewhiten(draft, threads, progress)
+        spectrum = _noise_spectrum_record(draft)
+        draft.noise_ft = draft.noise_spectrum = None
+        draft.weight = None  # only the background's spectra needed it
+        if draft.mask is None:
+            _split_auto_mask(draft, geometry)
+        if draft.mode == "split":
+            draft.noise_region = draft.mask  # read only: shared, not copied
+        voxels = draft.mask_record["voxels"]  # type: ignore[index]
+        progress.say(f"{draft.mode} mode, box {geometry.shape[::-1]}, mask {voxels} voxels")
+        return _prepared(draft, maps, params, spectrum, hashes)
+
+
+def _file_hash(path: str) -> str | None:
+    """sha256 of an input file (None for maps given in memory, without a path)."""
+    return sha256_file(path) if path else None

@@ -1,5 +1,6 @@
 """The analysed data of one run (:class:`Prepared`): arrays on the analysis grid, the caches of
-the σ² estimate, the release of what only σ² needed, and the PREP.npz store of the workflow.
+the σ² estimate (computed when a wavelength is first reached), and the PREP.npz store of the
+workflow.
 
 Arrays are ``[z, y, x]``; ``signal``/``noise`` float32, masks bool. PREP.npz holds the arrays
 under their field names and a JSON ``meta`` entry (mode, spacing, input geometry, parameters,
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,24 +19,47 @@ from scipy import ndimage
 from resmap_core.errors import InputError
 from resmap_core.io.atomic import atomic_path
 from resmap_core.io.mrc import MapGeometry
-from resmap_core.localres.basis import LocalModel, local_model
+from resmap_core.localres.basis import LocalModel
 from resmap_core.localres.mask import inscribed_ellipsoid
 from resmap_core.localres.noise import MIN_BLOCKS, NoiseEstimate, block_starts, estimate_sigma2
 from resmap_core.localres.params import Params
 
 
-def _distance_to_region_vox(region: np.ndarray) -> np.ndarray:
-    """Taxicab distance (voxels, uint16 [z, y, x]) to ``region``; saturated outside the box's
-    inscribed ellipsoid so that blocks grown from it stay inside.
-
-    Taxicab = what repeated 6-connected dilations would grow; uint16 keeps it at half the map's
-    size (windows are far narrower than 65535 voxels).
+@dataclass(frozen=True)
+class _Reach:
+    """Taxicab distance (voxels, uint16) to a region, known up to ``margin`` voxels from it:
+    ``distance`` covers the region's bounding box grown by ``margin`` (``window`` of the box);
+    saturated outside the box's inscribed ellipsoid so that blocks grown from it stay inside.
     """
-    distance = ndimage.distance_transform_cdt(~region, metric="taxicab")
+
+    distance: np.ndarray
+    window: tuple[slice, slice, slice]
+    margin: int
+
+
+def _reach(region: np.ndarray, margin: int) -> _Reach:
+    """:class:`_Reach` of ``region`` out to ``margin`` voxels.
+
+    Taxicab = what repeated 6-connected dilations would grow. Only the bounding box grown by
+    the margin is transformed — a shortest taxicab path to the region never leaves it — so a
+    compact particle in a large box costs a fraction of the box, and uint16 halves the rest.
+    """
+    hits = [
+        np.flatnonzero(region.any(axis=tuple(a for a in range(3) if a != axis)))
+        for axis in range(3)
+    ]
+    window = tuple(
+        slice(max(0, int(h[0]) - margin), min(n, int(h[-1]) + margin + 1))
+        if h.size
+        else slice(0, 0)
+        for h, n in zip(hits, region.shape, strict=True)
+    )
     far = np.iinfo(np.uint16).max
+    distance = ndimage.distance_transform_cdt(~region[window], metric="taxicab")
     np.minimum(distance, far, out=distance)
-    distance[~inscribed_ellipsoid(region.shape)] = far
-    return distance.astype(np.uint16)
+    distance = distance.astype(np.uint16)
+    distance[~inscribed_ellipsoid(region.shape, window)] = far
+    return _Reach(distance, window, margin)  # type: ignore[arg-type]
 
 
 @dataclass
@@ -60,10 +83,9 @@ class Prepared:
     params: Params
     record: dict = field(default_factory=dict)
     _fingerprint: str | None = field(default=None, repr=False, compare=False)
-    _distance_to_mask: np.ndarray | None = field(default=None, repr=False, compare=False)
+    _distance_to_mask: _Reach | None = field(default=None, repr=False, compare=False)
     _blocks: dict = field(default_factory=dict, repr=False, compare=False)
     _sigma2: dict = field(default_factory=dict, repr=False, compare=False)
-    _noise_released: bool = field(default=False, repr=False, compare=False)
 
     def noise_region_at(self, radius_vox: tuple[int, ...]) -> np.ndarray:
         """Where σ² blocks may lie for a window of half-width ``radius_vox``.
@@ -75,9 +97,14 @@ class Prepared:
         """
         if self.mode != "split":
             return self.noise_region
-        if self._distance_to_mask is None:
-            self._distance_to_mask = _distance_to_region_vox(self.noise_region)
-        return self._distance_to_mask <= max(radius_vox)
+        r = int(max(radius_vox))
+        if self._distance_to_mask is None or r > self._distance_to_mask.margin:
+            # windows widen through the scan: reach twice as far, a few transforms in all
+            self._distance_to_mask = _reach(self.noise_region, max(16, 2 * r))
+        grown = np.zeros(self.noise_region.shape, dtype=bool)
+        reach = self._distance_to_mask
+        grown[reach.window] = reach.distance <= r
+        return grown
 
     def noise_blocks(self, radius_vox: tuple[int, ...]) -> np.ndarray:
         """Start indices (n, 3) of the σ² blocks for a window of half-width ``radius_vox``."""
@@ -96,8 +123,6 @@ class Prepared:
     @property
     def noise_source(self) -> np.ndarray:
         """The map whose blocks give σ²: the difference map (split) or the map itself."""
-        if self._noise_released:
-            raise RuntimeError("the noise map was released after estimating the listed σ²")
         return self.noise if self.noise is not None else self.signal
 
     def noise_estimate(self, model: LocalModel) -> NoiseEstimate:
@@ -108,20 +133,12 @@ class Prepared:
             self._sigma2[key] = estimate_sigma2(self.noise_source, blocks, model)
         return self._sigma2[key]
 
-    def estimate_noise_and_release(self, wavelengths: Iterable[float]) -> None:
-        """σ² for every wavelength now, then drop what only σ² needed.
-
-        The difference map (split mode) and the block search's distance map are released, so
-        the passes of a large map run with two full-size arrays fewer in memory. Later passes
-        can only use the wavelengths listed here.
-        """
-        for lam in wavelengths:
-            self.noise_estimate(local_model(lam, self.spacing_zyx_A, self.params.kernel))
-        self.fingerprint()  # it covers the difference map: compute it while we have it
-        self._noise_released = True
+    def release_maps(self) -> None:
+        """Drop the analysed and noise maps once every pass is computed (the output map of a
+        large box is then built without them); the fingerprint is kept."""
+        self.fingerprint()
+        self.signal = None  # type: ignore[assignment]
         self.noise = None
-        self._distance_to_mask = None
-        self._blocks.clear()
 
     def fingerprint(self) -> str:
         """Short digest tying pass files to the prepared data they came from (cached)."""
@@ -132,10 +149,12 @@ class Prepared:
     def _digest(self) -> str:
         """sha256 (first 16 hex digits) of the arrays and parameters the passes depend on."""
         h = hashlib.sha256()
-        for arr in (self.signal, self.mask, self.noise_region):
-            h.update(np.ascontiguousarray(arr).view(np.uint8))  # no copy of the bytes
+        arrays = [self.signal, self.mask, self.noise_region]
         if self.noise is not None:
-            h.update(np.ascontiguousarray(self.noise).view(np.uint8))
+            arrays.append(self.noise)
+        for arr in arrays:  # plane by plane: a padded or strided array is never copied whole
+            for plane in arr:
+                h.update(np.ascontiguousarray(plane).view(np.uint8))
         # Only what changes the passes: fdr-stage parameters may be overridden later.
         h.update(json.dumps([self.params.kernel, list(self.spacing_zyx_A)]).encode())
         return h.hexdigest()[:16]
@@ -149,6 +168,7 @@ def save_prepared(path: str, prep: Prepared) -> None:
         "input_geometry": prep.input_geometry.to_record(),
         "params": prep.params.record(),
         "record": prep.record,
+        "fingerprint": prep.fingerprint(),
     }
     arrays = {
         "signal": prep.signal,
@@ -163,15 +183,17 @@ def save_prepared(path: str, prep: Prepared) -> None:
         np.savez(fh, **arrays)
 
 
-def load_prepared(path: str) -> Prepared:
-    """Read a file written by :func:`save_prepared`."""
+def load_prepared(path: str, maps: bool = True) -> Prepared:
+    """Read a file written by :func:`save_prepared`; ``maps`` False leaves out the analysed and
+    noise maps (the FDR stage needs only the masks and the fingerprint, not 2 full boxes)."""
     try:
         with np.load(path) as npz:
             meta = json.loads(npz["meta"].tobytes().decode())
-            noise = npz["noise"] if "noise" in npz.files else None
+            maps = maps or "fingerprint" not in meta
+            noise = npz["noise"] if maps and "noise" in npz.files else None
             return Prepared(
                 mode=meta["mode"],
-                signal=npz["signal"],
+                signal=npz["signal"] if maps else None,  # type: ignore[arg-type]
                 noise=noise,
                 mask=npz["mask"],
                 noise_region=npz["noise_region"],
@@ -180,6 +202,7 @@ def load_prepared(path: str) -> Prepared:
                 input_geometry=MapGeometry.from_record(meta["input_geometry"]),
                 params=Params.from_record(meta["params"]),
                 record=meta["record"],
+                _fingerprint=None if maps else meta["fingerprint"],
             )
     except (OSError, ValueError, KeyError) as exc:
         raise InputError(

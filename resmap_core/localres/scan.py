@@ -22,13 +22,13 @@ import numpy as np
 
 from resmap_core.io.mrc import MapData
 from resmap_core.io.records.local import LocalRecord
-from resmap_core.localres.assignment import assign_resolution
+from resmap_core.localres.assignment import assign_resolution, scan_finished
 from resmap_core.localres.params import DEFAULT_KERNEL, FDR_MODES, Params
 from resmap_core.localres.passes import PassResult, compute_pass, load_pass, pass_meta, save_pass
 from resmap_core.localres.prepare import prepare_inputs
 from resmap_core.localres.prepared import Prepared, load_prepared, save_prepared
 from resmap_core.localres.result import finalize, write_result
-from resmap_core.localres.wavelengths import MAX_WINDOW_FRACTION, wavelength_grid
+from resmap_core.localres.wavelengths import MAX_WINDOW_FRACTION, wavelength_grid, wavelengths
 from resmap_core.progress import Progress
 
 __all__ = [
@@ -50,7 +50,9 @@ __all__ = [
     "run_local",
     "save_pass",
     "save_prepared",
+    "scan_finished",
     "wavelength_grid",
+    "wavelengths",
     "write_result",
 ]
 
@@ -67,11 +69,11 @@ def compute_local(
     record. ``maps`` holds one map (single mode) or two half maps (split mode)."""
     progress = progress or Progress(quiet=True)
     prep = prepare_inputs(maps, mask, params, mask_path, threads, progress)
-    grid = wavelength_grid(prep)
-    progress.say(f"{len(grid)} wavelengths: {grid[0]:.2f} .. {grid[-1]:.2f} Å")
-    prep.estimate_noise_and_release(grid)
-    passes = (compute_pass(prep, lam, threads) for lam in grid)
+    # lazily: the scan stops once nothing is left to resolve, so the wavelengths (and σ²
+    # estimates) it never reaches cost nothing; the workflow lists them all (wavelength_grid)
+    passes = (compute_pass(prep, lam, threads) for lam in wavelengths(prep))
     resolution, records = assign_resolution(prep, passes, progress)
+    prep.release_maps()
     volume, record = finalize(prep, resolution, records)
     for warning in record.warnings:
         progress.say(f"warning: {warning}")

@@ -7,33 +7,14 @@ power in map units² per voxel (docs/preparation.md §2–3).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.fft as sfft
 
 from resmap_core.localres.mask import Spacing
-from resmap_core.spectrum import Shells, make_shells, nyquist_shell_count, rfft_weights
-
-
-def _shell_power(
-    volume: np.ndarray,
-    spacing_zyx_A: Spacing,
-    shells: Shells,
-    threads: int | None,
-    remove_mean: bool = False,
-) -> np.ndarray:
-    """Shell-averaged |F|² of ``volume`` (rfftn grid) per shell, unnormalised.
-
-    Single precision suffices for a power spectrum (relative error ~1e-7 per coefficient) and
-    halves time and memory on large boxes; the shell sums are accumulated in double.
-    ``remove_mean`` zeroes the DC coefficient: the spectrum of ``volume − mean`` without a
-    copy of the volume.
-    """
-    ft = sfft.rfftn(np.asarray(volume, dtype=np.float32), workers=threads)
-    if remove_mean:
-        ft[0, 0, 0] = 0.0
-    return shells.average_power(ft)
+from resmap_core.spectrum import make_shells, nyquist_shell_count
 
 
 @dataclass(frozen=True)
@@ -50,21 +31,41 @@ class ShellSpectrum:
     nyquist_count: int
 
 
+def transform_spectrum(
+    ft: np.ndarray,
+    shape: tuple[int, int, int],
+    spacing_zyx_A: Spacing,
+    gain: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> ShellSpectrum:
+    """Power per shell out to the corners of a volume of ``shape`` from its rfftn ``ft``,
+    the mean (DC coefficient) left out, normalised as in :func:`noise_spectrum`.
+
+    Lets one forward transform of the noise serve the low-pass test, the whitening fit and,
+    with ``gain`` (a radial filter of |k| in Å⁻¹, applied to ``ft`` in place in the same pass),
+    the whitened spectrum (:func:`.whitening.whiten_transform`).
+    """
+    shells = make_shells(shape, spacing_zyx_A, to_corner=True)
+    dc = ft[0, 0, 0]
+    ft[0, 0, 0] = 0.0
+    power, counts = shells.power_and_counts(ft, gain)
+    ft[0, 0, 0] = dc if gain is None else dc * np.asarray(gain(np.zeros(1)), ft.real.dtype)[0]
+    inside = nyquist_shell_count(shape, spacing_zyx_A)
+    return ShellSpectrum(shells.frequency_invA, power / float(np.prod(shape)), counts, inside)
+
+
 def corner_spectrum(
     noise: np.ndarray, spacing_zyx_A: Spacing, weight: np.ndarray | None, threads: int | None
 ) -> ShellSpectrum:
     """Noise power per shell out to the corners, normalised as in :func:`noise_spectrum`."""
     vol = np.asarray(noise, dtype=np.float32)
-    shells = make_shells(vol.shape, spacing_zyx_A, to_corner=True)
     if weight is None:
-        power = _shell_power(vol, spacing_zyx_A, shells, threads, remove_mean=True)
-        power /= float(vol.size)
-    else:
-        w = np.asarray(weight, dtype=np.float32)
-        level = float((vol * w).sum(dtype=np.float64)) / float(w.sum(dtype=np.float64))
-        power = _shell_power((vol - np.float32(level)) * w, spacing_zyx_A, shells, threads)
-        power /= float((w * w).sum(dtype=np.float64))
-    counts = shells.sum(np.broadcast_to(rfft_weights(vol.shape), shells.index.shape))
+        return transform_spectrum(sfft.rfftn(vol, workers=threads), vol.shape, spacing_zyx_A)
+    shells = make_shells(vol.shape, spacing_zyx_A, to_corner=True)
+    w = np.asarray(weight, dtype=np.float32)
+    level = float((vol * w).sum(dtype=np.float64)) / float(w.sum(dtype=np.float64))
+    ft = sfft.rfftn((vol - np.float32(level)) * w, workers=threads)
+    power, counts = shells.power_and_counts(ft)
+    power /= float((w * w).sum(dtype=np.float64))
     inside = nyquist_shell_count(vol.shape, spacing_zyx_A)
     return ShellSpectrum(shells.frequency_invA, power, counts, inside)
 

@@ -52,6 +52,43 @@ def _no_noise_blocks(prep: Prepared, lam: float, edges: tuple[int, ...]) -> Inpu
     )
 
 
+def wavelengths(prep: Prepared) -> Iterator[float]:
+    """The wavelengths (Å) of :func:`wavelength_grid`, one at a time.
+
+    Each wavelength's σ² blocks are looked for only when the scan reaches it, so a run that
+    stops early (every voxel resolved) never pays for the long wavelengths of a large box.
+    Raises :class:`InputError` when even the first wavelength has no variance estimate, or
+    when there is no wavelength to test.
+    """
+    params, spacing = prep.params, prep.spacing_zyx_A
+    input_spacing = prep.input_geometry.spacing_zyx_A
+    min_res = params.min_res_A if params.min_res_A is not None else min_res_default(input_spacing)
+    # A map resampled for its low-pass filter holds nothing finer than the coarse grid's
+    # Nyquist: the scan starts at the first step above it.
+    resampled = tuple(spacing) != tuple(input_spacing)
+    floor = min_res_default(spacing) if resampled else 0.0
+    widest = max(2 * 2 + 1, MAX_WINDOW_FRACTION * min(prep.mask.shape))
+    first = True
+    for lam in _candidates(params, min_res, floor):
+        radius = window_radius_vox(lam, spacing)
+        edges = tuple(2 * r + 1 for r in radius)
+        if len(prep.noise_blocks(radius)) < MIN_BLOCKS:
+            if first:
+                raise _no_noise_blocks(prep, lam, edges)
+            return
+        if params.max_res_A is None and max(edges) > widest and not first:
+            return
+        first = False
+        yield lam
+    if first:
+        top = "∞" if params.max_res_A is None else f"{params.max_res_A:g}"
+        raise InputError(
+            f"no wavelength to test: the scan would start at {max(min_res, floor):.2f} Å "
+            f"(2.2 × the {max(spacing):.3f} Å analysis voxel) but --max-res is {top} Å; "
+            "raise --max-res or lower --min-res."
+        )
+
+
 def wavelength_grid(prep: Prepared) -> list[float]:
     """Wavelengths (Å) from min_res in steps of step_res up to max_res.
 
@@ -64,30 +101,4 @@ def wavelength_grid(prep: Prepared) -> list[float]:
     quarter of the shortest box edge. Raises :class:`InputError` when even the first wavelength
     has no variance estimate.
     """
-    params, spacing = prep.params, prep.spacing_zyx_A
-    input_spacing = prep.input_geometry.spacing_zyx_A
-    min_res = params.min_res_A if params.min_res_A is not None else min_res_default(input_spacing)
-    # A map resampled for its low-pass filter holds nothing finer than the coarse grid's
-    # Nyquist: the scan starts at the first step above it.
-    resampled = tuple(spacing) != tuple(input_spacing)
-    floor = min_res_default(spacing) if resampled else 0.0
-    widest = max(2 * 2 + 1, MAX_WINDOW_FRACTION * min(prep.signal.shape))
-    grid: list[float] = []
-    for lam in _candidates(params, min_res, floor):
-        radius = window_radius_vox(lam, spacing)
-        edges = tuple(2 * r + 1 for r in radius)
-        if len(prep.noise_blocks(radius)) < MIN_BLOCKS:
-            if not grid:
-                raise _no_noise_blocks(prep, lam, edges)
-            break
-        if params.max_res_A is None and max(edges) > widest and grid:
-            break
-        grid.append(lam)
-    if not grid:
-        top = "∞" if params.max_res_A is None else f"{params.max_res_A:g}"
-        raise InputError(
-            f"no wavelength to test: the scan would start at {max(min_res, floor):.2f} Å "
-            f"(2.2 × the {max(spacing):.3f} Å analysis voxel) but --max-res is {top} Å; "
-            "raise --max-res or lower --min-res."
-        )
-    return grid
+    return list(wavelengths(prep))

@@ -16,8 +16,13 @@ import scipy.fft as sfft
 
 from resmap_core.errors import InputError
 from resmap_core.localres.mask import Spacing
-from resmap_core.localres.spectra import ShellSpectrum, corner_spectrum, noise_spectrum
-from resmap_core.spectrum import irfftn_consuming, nyquist_shell_count, radial_gain
+from resmap_core.localres.spectra import (
+    ShellSpectrum,
+    corner_spectrum,
+    noise_spectrum,
+    transform_spectrum,
+)
+from resmap_core.spectrum import irfftn_in_place, nyquist_shell_count, radial_gain
 
 
 def default_elbow_A(spacing_zyx_A: Spacing) -> float:
@@ -84,8 +89,21 @@ def _filter_volume(
     # halved time and memory.
     vol = np.asarray(data, dtype=np.float32)
     ft = sfft.rfftn(vol, workers=threads)
-    radial_gain(ft, vol.shape, spacing_zyx_A, gain_fn)
-    return irfftn_consuming(ft, vol.shape, threads)
+    return filter_transform(ft, vol.shape, spacing_zyx_A, gain_fn, threads)
+
+
+def filter_transform(
+    ft: np.ndarray,
+    shape: tuple[int, int, int],
+    spacing_zyx_A: Spacing,
+    gain_fn: Callable[[np.ndarray], np.ndarray],
+    threads: int | None,
+) -> np.ndarray:
+    """The volume of ``shape`` whose rfftn is ``ft`` × ``gain_fn(|k|)``, float32, computed in
+    the memory of ``ft`` (consumed; :func:`.spectrum.irfftn_in_place`), so a large box holds
+    one full-size array for the filter."""
+    radial_gain(ft, shape, spacing_zyx_A, gain_fn)
+    return irfftn_in_place(ft, shape, threads)
 
 
 def _smoothed_log_power(spec: ShellSpectrum, min_count: float, use: np.ndarray) -> np.ndarray:
@@ -186,13 +204,31 @@ def prewhiten_shells(
     :func:`apply_prewhitening` gives for the same map.
     """
     vol = np.asarray(noise, dtype=np.float32)
+    ft = sfft.rfftn(vol, workers=threads)
+    return whiten_transform(ft, vol.shape, spacing_zyx_A, elbow_A, threads)
+
+
+def whiten_transform(
+    ft: np.ndarray,
+    shape: tuple[int, int, int],
+    spacing_zyx_A: Spacing,
+    elbow_A: float | None = None,
+    threads: int | None = None,
+    spectrum: ShellSpectrum | None = None,
+) -> tuple[Prewhitening, np.ndarray]:
+    """:func:`prewhiten_shells` from the noise's rfftn ``ft`` (consumed: it becomes the
+    whitened map, float32 of ``shape``); ``spectrum`` is ``ft``'s own when already measured.
+
+    One forward transform serves the fit, the filter and the whitened spectrum (the power of
+    the filtered coefficients, the mean left out), so a large box pays one transform pair.
+    """
     elbow = default_elbow_A(spacing_zyx_A) if elbow_A is None else float(elbow_A)
-    spec = corner_spectrum(vol, spacing_zyx_A, None, threads)
+    spec = transform_spectrum(ft, shape, spacing_zyx_A) if spectrum is None else spectrum
     beyond = int(np.count_nonzero(spec.frequency_invA[: spec.nyquist_count] >= 1.0 / elbow))
     if beyond < 4:
         raise _too_few_shells(beyond, elbow)
     freqs, gains = _shell_gain_table(spec, elbow)
-    partial = Prewhitening(
+    pw = Prewhitening(
         elbow_A=elbow,
         coefficients=None,
         k_max_invA=float(spec.frequency_invA[-1]),
@@ -204,7 +240,10 @@ def prewhiten_shells(
         gain_frequency_invA=tuple(float(v) for v in freqs),
         gain_table=tuple(float(v) for v in gains),
     )
-    return _with_measured_after(partial, vol, None, threads)
+    # the gain and the whitened spectrum in one pass over the coefficients
+    after = transform_spectrum(ft, shape, spacing_zyx_A, pw.gain).power[: spec.nyquist_count]
+    pw = Prewhitening(**{**pw.__dict__, "spectrum_after": tuple(float(v) for v in after)})
+    return pw, irfftn_in_place(ft, shape, threads)
 
 
 def _with_measured_after(

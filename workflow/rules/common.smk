@@ -16,7 +16,12 @@ from snakemake.utils import validate
 
 from resmap_core.defaults import ANALYSIS, DOWNLOAD, config_defaults
 from resmap_core.pipeline.fingerprint import package_fingerprint
-from resmap_core.pipeline.resources import pass_resources, read_shape
+from resmap_core.pipeline.resources import (
+    JobSize,
+    dataset_size,
+    job_request,
+    map_voxels,
+)
 
 # Parameters a dataset may override, and their values when neither it nor the config sets them
 # (sections such as windowed_fsc are dicts, merged key by key); then the download settings.
@@ -294,33 +299,97 @@ def wavelengths_of(wildcards):
         return [repr(float(w)) for w in json.load(fh)["wavelengths_A"]]
 
 
-def pass_files(wildcards):
-    """One statistic file per wavelength of the dataset's grid."""
+def first_passes(wildcards, count):
+    """The pass files of the grid's first ``count`` wavelengths."""
     return expand(
         "results/{dataset}/passes/lambda_{wavelength}A.npz",
         dataset=wildcards.dataset,
-        wavelength=wavelengths_of(wildcards),
+        wavelength=wavelengths_of(wildcards)[:count],
     )
 
 
-def pass_mem_mb(wildcards, threads, attempt):
-    """Memory of one pass from the box size (meta.json exists once the grid is known)."""
-    shape = read_shape(f"resources/{wildcards.dataset}/meta.json")
-    return pass_resources(shape, threads)["mem_mb"] * attempt
+def round_pass_files(wildcards):
+    """The passes of rounds 0 … ``round`` (``passes_per_round`` wavelengths each)."""
+    size = setting(wildcards.dataset, "passes_per_round")
+    return first_passes(wildcards, (int(wildcards.round) + 1) * size)
 
 
-def pass_runtime(wildcards, threads, attempt):
-    """Run time (minutes) of one pass from the box size."""
-    shape = read_shape(f"resources/{wildcards.dataset}/meta.json")
-    return pass_resources(shape, threads)["runtime"] * attempt
+def pass_files(wildcards):
+    """The passes the FDR step takes: every wavelength in global mode; per wavelength, the
+    rounds up to the first whose scan-status finds every voxel decided (or the whole grid).
+    """
+    ds = wildcards.dataset
+    total = len(wavelengths_of(wildcards))
+    if setting(ds, "fdr_mode") == "global":
+        return first_passes(wildcards, total)
+    size = setting(ds, "passes_per_round")
+    rounds = -(-total // size)
+    for r in range(rounds - 1):  # the last round needs no status: nothing follows it
+        status = checkpoints.scan_status.get(dataset=ds, round=str(r)).output.status
+        with open(status) as fh:
+            if json.load(fh)["finished"]:
+                return first_passes(wildcards, (r + 1) * size)
+    return first_passes(wildcards, total)
+
+
+# ---- resources: mem_mb and runtime of each job (resmap_core.pipeline.resources) ------------
+
+
+def dataset_job(wildcards, input, threads):
+    """A dataset job's size: the input box and mode (meta.json) and, once the wavelength grid
+    exists, the mask voxels (wavelengths.json; before it, a mask filling the box)."""
+    ds = wildcards.dataset
+    return dataset_size(
+        f"resources/{ds}/meta.json", f"results/{ds}/wavelengths.json", threads
+    )
+
+
+def analysed_job(wildcards, input, threads):
+    """A per-wavelength pass's size: the analysed grid (smaller than the input's when low-pass
+    resampled) and its mask voxels, from wavelengths.json."""
+    ds = wildcards.dataset
+    return dataset_size(
+        f"resources/{ds}/meta.json",
+        f"results/{ds}/wavelengths.json",
+        threads,
+        analysed_grid=True,
+    )
+
+
+def half_map_job(wildcards, input, threads):
+    """The FSC job's size: the box of the first half map, from its header (meta.json may not
+    be written yet when the FSC of a local dataset starts)."""
+    half1 = input.half1 if "half1" in input.keys() else None
+    return JobSize(voxels=map_voxels(half1), threads=threads)
+
+
+def index_job(wildcards, input, threads):
+    """The report index reads one small summary per dataset: no map."""
+    return JobSize(voxels=0)
+
+
+def requested(rule_name, size_of, key):
+    """A resource function for the rule named ``rule_name``, giving ``key`` (``mem_mb`` or
+    ``runtime``) of the request for the job size ``size_of(wildcards, input, threads)``, scaled
+    by the attempt (a job killed for memory or time is retried with more)."""
+
+    def resource(wildcards, input, threads, attempt):
+        size = size_of(wildcards, input, threads)
+        return job_request(rule_name, size, attempt)[key]
+
+    return resource
+
+
+def fdr_overrides(wildcards):
+    """The FDR settings of ``resmap fdr`` and ``resmap scan-status`` (the two must agree)."""
+    ds = wildcards.dataset
+    return f"--fdr-mode {setting(ds, 'fdr_mode')} --p-value {setting(ds, 'p_value')}"
 
 
 def fdr_options(wildcards):
     """Command-line options of ``resmap fdr``."""
-    ds = wildcards.dataset
     return (
-        f"--fdr-mode {setting(ds, 'fdr_mode')} --outside {setting(ds, 'outside')} "
-        f"--p-value {setting(ds, 'p_value')}"
+        f"{fdr_overrides(wildcards)} --outside {setting(wildcards.dataset, 'outside')}"
     )
 
 
@@ -380,6 +449,8 @@ def report_inputs(wildcards):
     the prepare rule.
     """
     inputs = final_outputs(wildcards)
+    # the locally filtered map and, with a model, the model's local-resolution record
+    inputs.update(model_outputs(wildcards))
     inputs["map"] = f"results/{wildcards.dataset}/map.mrc"
     inputs["provenance"] = f"results/{wildcards.dataset}/provenance.json"
     if wildcards.dataset in EMDB_DATASETS:
@@ -405,6 +476,8 @@ def report_options(wildcards, input):
         "fsc": "--fsc",
         "wfsc": "--wfsc",
         "deposited_fsc": "--deposited-fsc",
+        "atoms": "--atoms",
+        "atoms_model": "--model",
     }
     return " ".join(
         f"{flag} {getattr(input, key)}"

@@ -23,6 +23,9 @@ rule fdr:
         "results/{dataset}/benchmarks/fdr.tsv"
     conda:
         "../envs/resmap.yaml"
+    resources:
+        mem_mb=requested("fdr", dataset_job, "mem_mb"),
+        runtime=requested("fdr", dataset_job, "runtime"),
     params:
         options=fdr_options,
         code=CODE,

@@ -16,6 +16,9 @@ rule fsc:
     conda:
         "../envs/resmap.yaml"
     threads: 2
+    resources:
+        mem_mb=requested("fsc", half_map_job, "mem_mb"),
+        runtime=requested("fsc", half_map_job, "runtime"),
     params:
         halves=half_map_args,
         options=fsc_options,
@@ -46,6 +49,9 @@ rule wfsc:
     conda:
         "../envs/resmap.yaml"
     threads: 2
+    resources:
+        mem_mb=requested("wfsc", dataset_job, "mem_mb"),
+        runtime=requested("wfsc", dataset_job, "runtime"),
     params:
         halves=half_map_args,
         options=wfsc_options,

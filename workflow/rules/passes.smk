@@ -15,8 +15,8 @@ rule lrs_pass:
         "../envs/resmap.yaml"
     threads: 1
     resources:
-        mem_mb=pass_mem_mb,
-        runtime=pass_runtime,
+        mem_mb=requested("lrs_pass", analysed_job, "mem_mb"),
+        runtime=requested("lrs_pass", analysed_job, "runtime"),
     params:
         code=CODE,
     message:

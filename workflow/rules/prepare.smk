@@ -14,6 +14,9 @@ rule prepare:
     conda:
         "../envs/resmap.yaml"
     threads: 2
+    resources:
+        mem_mb=requested("prepare", dataset_job, "mem_mb"),
+        runtime=requested("prepare", dataset_job, "runtime"),
     params:
         maps=map_args,
         options=prepare_options,
@@ -33,8 +36,13 @@ checkpoint wavelengths:
         grid="results/{dataset}/wavelengths.json",
     log:
         "logs/{dataset}/wavelengths.log",
+    benchmark:
+        "results/{dataset}/benchmarks/wavelengths.tsv"
     conda:
         "../envs/resmap.yaml"
+    resources:
+        mem_mb=requested("wavelengths", dataset_job, "mem_mb"),
+        runtime=requested("wavelengths", dataset_job, "runtime"),
     params:
         code=CODE,
     message:

@@ -20,7 +20,9 @@ rule provenance:
         "../scripts/provenance.py"
 
 
-# The dataset's HTML report: maps, histograms, FSC curves, provenance.
+# The dataset's HTML report: the map in 3D coloured by local resolution, a slice browser,
+# histograms, FSC curves, provenance. Beside index.html: summary.json (read by the index),
+# the ChimeraX scripts and molstar/ (the 3D viewer, copied once per report folder).
 rule dataset_report:
     input:
         unpack(report_inputs),
@@ -33,8 +35,13 @@ rule dataset_report:
         ),
     log:
         "logs/{dataset}/report.log",
+    benchmark:
+        "logs/{dataset}/benchmarks/report.tsv"
     conda:
         "../envs/resmap.yaml"
+    resources:
+        mem_mb=requested("dataset_report", dataset_job, "mem_mb"),
+        runtime=requested("dataset_report", dataset_job, "runtime"),
     params:
         options=report_options,
         benchmarks=benchmarks_dir,
@@ -53,8 +60,13 @@ rule report_index:
         html="reports/index.html",
     log:
         "logs/report_index.log",
+    benchmark:
+        "logs/benchmarks/report_index.tsv"
     conda:
         "../envs/resmap.yaml"
+    resources:
+        mem_mb=requested("report_index", index_job, "mem_mb"),
+        runtime=requested("report_index", index_job, "runtime"),
     params:
         folders=report_folders,
     message:

@@ -97,7 +97,8 @@ def read_inputs(args: argparse.Namespace) -> tuple[list[MapData], object, str | 
 
     if len(args.maps) > 2:
         raise InputError("give one map (single mode) or two half maps (split mode), not more.")
-    maps = [read_map(p, voxel_size_A=args.voxel_size) for p in args.maps]
+    # memory-mapped: the scan reads the maps slab by slab (large boxes), checking every value
+    maps = [read_map(p, voxel_size_A=args.voxel_size, memory_map=True) for p in args.maps]
     mask = None
     if args.mask:
         mask = read_mask(args.mask, maps[0].geometry, check_voxel_size=args.voxel_size is None)

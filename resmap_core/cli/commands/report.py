@@ -30,6 +30,8 @@ def _run_report(args: argparse.Namespace) -> int:
             ("deposited_fsc", args.deposited_fsc),
             ("provenance", args.provenance),
             ("benchmarks", args.benchmarks),
+            ("model", args.model),
+            ("atoms", args.atoms),
         )
     }
     inputs = ReportInputs(
@@ -52,8 +54,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``report`` and ``report-index``."""
     p = subparsers.add_parser(
         "report",
-        help="self-contained HTML report of one dataset (+ ChimeraX scripts, summary.json)",
-        description="Write a one-file HTML report (images embedded, no network) comparing ResMap "
+        help="HTML report of one dataset (+ Mol* viewer, ChimeraX scripts, summary.json)",
+        description="Write an HTML report (figures and maps embedded, the Mol* viewer copied into "
+        "molstar/ beside it; nothing fetched) comparing ResMap "
         "with gold-standard and windowed FSC, plus NAME_resmap.cxc, NAME_wfsc.cxc and "
         "summary.json beside it. LOCAL.json and WFSC.json are read from beside the maps.",
     )
@@ -72,6 +75,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--deposited-fsc", metavar="XML", help="EMDB FSC curve (XML)")
     p.add_argument("--provenance", metavar="JSON", help="workflow provenance record")
     p.add_argument("--benchmarks", metavar="DIR", help="folder of Snakemake benchmark .tsv files")
+    p.add_argument(
+        "--model",
+        metavar="MMCIF_OR_PDB",
+        help="fitted model (mmCIF or PDB, optionally .gz) drawn as a cartoon in the 3D view",
+    )
+    p.add_argument(
+        "--atoms", metavar="JSON", help="per-residue record of resmap atoms (the model section)"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress messages on stderr")
     p.set_defaults(func=_run_report)
 

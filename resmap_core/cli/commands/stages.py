@@ -1,4 +1,5 @@
-"""The scan's stages as separate commands, for the workflow: prepare, wavelengths, pass, fdr."""
+"""The scan's stages as separate commands, for the workflow: prepare, wavelengths, pass,
+scan-status, fdr."""
 
 from __future__ import annotations
 
@@ -21,11 +22,13 @@ from resmap_core.errors import InputError
 from resmap_core.progress import Progress
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from resmap_core.localres.prepared import Prepared
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add ``prepare``, ``wavelengths``, ``pass`` and ``fdr``."""
+    """Add ``prepare``, ``wavelengths``, ``pass``, ``scan-status`` and ``fdr``."""
     prep = sub.add_parser("prepare", help="workflow stage 1: prepare maps (mask, whitening)")
     add_scan_options(prep)
     prep.add_argument("--out", required=True, help="prepared data, PREP.npz")
@@ -54,17 +57,62 @@ def register(sub: argparse._SubParsersAction) -> None:
     one.add_argument("--quiet", action="store_true")
     one.set_defaults(func=run_pass)
 
+    status = sub.add_parser(
+        "scan-status", help="workflow: whether the passes so far decide every voxel (JSON)"
+    )
+    status.add_argument("prepared", help="PREP.npz from 'resmap prepare'")
+    status.add_argument("passes", nargs="+", help="PASS.npz files, the grid's first ones")
+    status.add_argument("--out", required=True, help="STATUS.json")
+    _add_fdr_overrides(status)
+    status.add_argument("--quiet", action="store_true")
+    status.set_defaults(func=run_scan_status)
+
     fdr = sub.add_parser("fdr", help="workflow stage 4: FDR over all passes -> local map")
     fdr.add_argument("prepared", help="PREP.npz from 'resmap prepare'")
     fdr.add_argument("passes", nargs="+", help="PASS.npz files (any order)")
     fdr.add_argument("--out", required=True, help="local-resolution map LOCAL.mrc")
-    fdr.add_argument("--fdr-mode", choices=FDR_MODES, default=None)
+    _add_fdr_overrides(fdr)
     fdr.add_argument("--outside", type=outside_value, default=None, metavar="nan|0|100")
-    fdr.add_argument(
-        "--p-value", type=probability, default=None, metavar="P", help="FDR level, 0 < P < 1"
-    )
     fdr.add_argument("--quiet", action="store_true")
     fdr.set_defaults(func=run_fdr)
+
+
+def _add_fdr_overrides(parser: argparse.ArgumentParser) -> None:
+    """--fdr-mode and --p-value: the FDR-stage settings that may override PREP.npz's."""
+    parser.add_argument("--fdr-mode", choices=FDR_MODES, default=None)
+    parser.add_argument(
+        "--p-value", type=probability, default=None, metavar="P", help="FDR level, 0 < P < 1"
+    )
+
+
+def _load_with_overrides(args: argparse.Namespace) -> Prepared:
+    """PREP.npz without its maps (the FDR stage needs the masks and the fingerprint only),
+    with the FDR-stage settings given on the command line (checked)."""
+    from resmap_core.localres import scan
+
+    prep = scan.load_prepared(args.prepared, maps=False)
+    names = (("fdr_mode", "fdr_mode"), ("outside", "outside"), ("p_value", "p_value"))
+    overrides = {
+        key: getattr(args, attr) for key, attr in names if getattr(args, attr, None) is not None
+    }
+    if overrides:
+        prep.params = replace(prep.params, **overrides)
+        prep.params.check()
+    return prep
+
+
+def _average(maps: list) -> np.ndarray:
+    """The maps' average (float32 [z, y, x]), a few planes at a time (memory-mapped inputs)."""
+    import numpy as np
+
+    from resmap_core.io.mrc import planes
+
+    out = np.zeros(maps[0].geometry.shape, dtype=np.float32)
+    for m in maps:
+        for z0, slab in planes(m.data):
+            out[z0 : z0 + len(slab)] += slab
+    out /= np.float32(len(maps))
+    return out
 
 
 def run_prepare(args: argparse.Namespace) -> int:
@@ -80,8 +128,7 @@ def run_prepare(args: argparse.Namespace) -> int:
     if args.mask_out:
         write_map(args.mask_out, prep.input_mask.astype("float32"), maps[0].geometry, "mask")
     if args.map_out:
-        average = sum(m.data for m in maps) / len(maps)
-        write_map(args.map_out, average, maps[0].geometry, "map analysed")
+        write_map(args.map_out, _average(maps), maps[0].geometry, "map analysed")
     scan.save_prepared(args.out, prep)
     return 0
 
@@ -91,7 +138,7 @@ def run_wavelengths(args: argparse.Namespace) -> int:
     from resmap_core.io.atomic import write_json
     from resmap_core.localres import scan
 
-    prep = scan.load_prepared(args.prepared)
+    prep = scan.load_prepared(args.prepared, maps=False)  # the grid needs the masks only
     grid = scan.wavelength_grid(prep)
     write_json(
         args.out,
@@ -99,7 +146,7 @@ def run_wavelengths(args: argparse.Namespace) -> int:
             "wavelengths_A": grid,
             "mode": prep.mode,
             "voxels": int(prep.mask.sum()),
-            "shape_zyx": list(prep.signal.shape),
+            "shape_zyx": list(prep.mask.shape),
         },
     )
     Progress(args.quiet).say(f"{len(grid)} wavelengths: {grid[0]:.2f} .. {grid[-1]:.2f} Å")
@@ -144,6 +191,42 @@ def run_pass(args: argparse.Namespace) -> int:
     return 0
 
 
+def _grid_prefix(prep: Prepared, paths: list[str]) -> list[tuple[dict, str]]:
+    """(meta, path) of the pass files in increasing λ; refuses a set that is not the wavelength
+    grid's first wavelengths (a gap, a stranger, a duplicate)."""
+    from resmap_core.localres import scan
+
+    metas = sorted(((scan.pass_meta(p), p) for p in paths), key=lambda m: m[0]["wavelength_A"])
+    expected = scan.wavelength_grid(prep)
+    given = [float(meta["wavelength_A"]) for meta, _ in metas]
+    if not given or given != expected[: len(given)]:
+        raise InputError(
+            f"the pass files cover {given} Å but the wavelength grid is {expected} Å; "
+            "run 'resmap pass' for the wavelengths of 'resmap wavelengths', in order from the "
+            "first."
+        )
+    return metas
+
+
+def run_scan_status(args: argparse.Namespace) -> int:
+    """Execute ``resmap scan-status``: {finished, wavelengths_A, grid_complete} as JSON."""
+    from resmap_core.io.atomic import write_json
+    from resmap_core.localres import scan
+
+    prep = _load_with_overrides(args)
+    metas = _grid_prefix(prep, args.passes)
+    complete = len(metas) == len(scan.wavelength_grid(prep))
+    finished = scan.scan_finished(prep, (scan.load_pass(path) for _, path in metas))
+    given = [float(meta["wavelength_A"]) for meta, _ in metas]
+    write_json(args.out, {"finished": finished, "grid_complete": complete, "wavelengths_A": given})
+    Progress(args.quiet).say(
+        f"passes up to {given[-1]:.2f} Å: "
+        + ("every voxel decided" if finished else "voxels left to test")
+        + ("" if not complete else " (the whole grid)")
+    )
+    return 0
+
+
 def run_fdr(args: argparse.Namespace) -> int:
     """Execute ``resmap fdr``."""
     from resmap_core.localres import scan
@@ -151,28 +234,14 @@ def run_fdr(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     require_suffix(args.out, (".mrc", ".map"), "--out")
     progress = Progress(args.quiet)
-    prep = scan.load_prepared(args.prepared)
-    overrides = {
-        k: v
-        for k, v in (
-            ("fdr_mode", args.fdr_mode),
-            ("outside", args.outside),
-            ("p_value", args.p_value),
-        )
-        if v is not None
-    }
-    if overrides:
-        prep.params = replace(prep.params, **overrides)
-        prep.params.check()
-    metas = sorted(
-        ((scan.pass_meta(p), p) for p in args.passes), key=lambda m: m[0]["wavelength_A"]
-    )
-    expected = scan.wavelength_grid(prep)
-    given = [float(meta["wavelength_A"]) for meta, _ in metas]
-    if given != expected:
+    prep = _load_with_overrides(args)
+    metas = _grid_prefix(prep, args.passes)
+    if len(metas) < len(scan.wavelength_grid(prep)) and not scan.scan_finished(
+        prep, (scan.load_pass(path) for _, path in metas)
+    ):
         raise InputError(
-            f"the pass files cover {given} Å but the wavelength grid is {expected} Å; "
-            "run 'resmap pass' for exactly the wavelengths of 'resmap wavelengths'."
+            f"the pass files stop at {metas[-1][0]['wavelength_A']} Å but voxels are left that "
+            "longer wavelengths could resolve; run 'resmap pass' for the rest of the grid."
         )
     # loaded one at a time as the scan consumes them: large maps have many passes
     passes = (scan.load_pass(path) for _, path in metas)
