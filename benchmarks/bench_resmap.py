@@ -11,7 +11,8 @@ program used this range). Each case runs in its own process so that peak RSS is 
     python benchmarks/bench_resmap.py --large    # also 384³ and 512³
     python benchmarks/bench_resmap.py --boxes 256 --variant single   # or lowpass
     python benchmarks/bench_resmap.py --phantoms   # issue-11 table: 256³ two lobes and ball,
-                                                   # time split by stage, vs the 2014 program
+                                                   # time split by stage, vs the 2014 program,
+                                                   # ResMap-H2 and band energy (× H2)
     python benchmarks/bench_resmap.py --huge 768 1024   # `resmap local` on large_maps.py pairs
 """
 
@@ -143,7 +144,7 @@ def run_case(n: int, fraction: float, threads: int, variant: str = "split") -> d
 REFERENCE_2014_S = {"lobes": 49.9, "ball": 259.0}
 
 
-def run_phantom(kind: str, n: int, threads: int) -> dict:
+def run_phantom(kind: str, n: int, threads: int, estimator: str = "resmap") -> dict:
     """One issue-11 phantom through the four stages, each timed (seconds), in this process."""
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     from resmap_core.io.mrc import MapData, MapGeometry
@@ -160,8 +161,9 @@ def run_phantom(kind: str, n: int, threads: int) -> dict:
     geometry = MapGeometry(shape=shape, voxel_size_A=spacing)
     maps = [MapData(h1, geometry, ""), MapData(h2, geometry, "")]
     params = scan.Params(
-        min_res_A=2.2, max_res_A=12.2, kernel="resmap-1.1", prewhiten=False, lowpass_check=False
-    )
+        min_res_A=2.2, max_res_A=12.2, kernel="resmap-1.1", prewhiten=False, lowpass_check=False,
+        estimator=estimator,
+    )  # fmt: skip
     t = [time.perf_counter()]
     prep = scan.prepare_inputs(maps, mask, params, threads=threads)
     t.append(time.perf_counter())
@@ -176,33 +178,52 @@ def run_phantom(kind: str, n: int, threads: int) -> dict:
     pair = fft_pair_seconds(shape, threads)
     stages = np.diff(t)
     return {
-        "kind": kind, "box": n, "mask_fraction": float(mask.mean()), "wavelengths": len(passes),
+        "kind": kind, "estimator": estimator, "box": n, "mask_fraction": float(mask.mean()),
+        "wavelengths": len(passes),
         "prepare": stages[0], "passes": stages[1], "null_fdr": stages[2], "write": stages[3],
         "total": float(stages.sum()), "fft_pair_seconds": pair,
     }  # fmt: skip
 
 
 def print_phantoms(threads: int) -> None:
-    """The issue-11 table: both 256³ phantoms, stage times and ratios."""
+    """The issue-11 table: both 256³ phantoms, stage times and ratios, each estimator (band
+    energy's total also as a multiple of ResMap-H2's on the same input)."""
     print(f"threads={threads}  split, 2.2–12.2 Å, 1 Å steps, kernel resmap-1.1, no whitening")
     print(
-        f"{'phantom':>8} {'mask':>6} {'nλ':>3} {'prep s':>7} {'passes s':>8} {'null+FDR s':>10} "
-        f"{'write s':>7} {'total s':>7} {'pairs/λ':>7} {'FDR %':>5} {'vs 2014':>7} {'FFT s':>6}"
+        f"{'phantom':>8} {'estim.':>6} {'mask':>6} {'nλ':>3} {'prep s':>7} {'passes s':>8} "
+        f"{'null+FDR s':>10} {'write s':>7} {'total s':>7} {'pairs/λ':>7} {'FDR %':>5} "
+        f"{'vs 2014':>7} {'× H2':>5} {'FFT s':>6}"
     )
     for kind in ("lobes", "ball"):
-        out = subprocess.run(
-            [sys.executable, __file__, "--phantom-case", kind, "--threads", str(threads)],
-            capture_output=True, text=True, check=True,
-        )  # fmt: skip
-        r = json.loads(out.stdout.strip().splitlines()[-1])
-        print(
-            f"{kind:>8} {100 * r['mask_fraction']:>5.1f}% {r['wavelengths']:>3} "
-            f"{r['prepare']:>7.2f} {r['passes']:>8.2f} {r['null_fdr']:>10.3f} {r['write']:>7.2f} "
-            f"{r['total']:>7.2f} {r['passes'] / r['wavelengths'] / r['fft_pair_seconds']:>7.2f} "
-            f"{100 * r['null_fdr'] / r['total']:>5.1f} "
-            f"{REFERENCE_2014_S[kind] / r['total']:>6.1f}× {r['fft_pair_seconds']:>6.3f}",
-            flush=True,
-        )
+        h2_total = None
+        for estimator in ("resmap", "band"):
+            r = _phantom_case(kind, estimator, threads)
+            h2_total = h2_total or r["total"]
+            _print_phantom_row(r, h2_total)
+
+
+def _phantom_case(kind: str, estimator: str, threads: int) -> dict:
+    """:func:`run_phantom` in its own process (its own memory and caches)."""
+    out = subprocess.run(
+        [sys.executable, __file__, "--phantom-case", kind, "--estimator", estimator,
+         "--threads", str(threads)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _print_phantom_row(r: dict, h2_total: float) -> None:
+    """One line of :func:`print_phantoms`."""
+    kind = r["kind"]
+    print(
+        f"{kind:>8} {r['estimator']:>6} {100 * r['mask_fraction']:>5.1f}% {r['wavelengths']:>3} "
+        f"{r['prepare']:>7.2f} {r['passes']:>8.2f} {r['null_fdr']:>10.3f} {r['write']:>7.2f} "
+        f"{r['total']:>7.2f} {r['passes'] / r['wavelengths'] / r['fft_pair_seconds']:>7.2f} "
+        f"{100 * r['null_fdr'] / r['total']:>5.1f} "
+        f"{REFERENCE_2014_S[kind] / r['total']:>6.1f}× {r['total'] / h2_total:>5.2f} "
+        f"{r['fft_pair_seconds']:>6.3f}",
+        flush=True,
+    )
 
 
 def run_huge(n: int, threads: int, folder: str) -> None:
@@ -246,9 +267,10 @@ def main() -> None:
     parser.add_argument("--folder", default=os.environ.get("TMPDIR", "/tmp"))
     parser.add_argument("--case", nargs=2, type=float, help=argparse.SUPPRESS)
     parser.add_argument("--phantom-case", help=argparse.SUPPRESS)
+    parser.add_argument("--estimator", default="resmap", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phantom_case:
-        print(json.dumps(run_phantom(args.phantom_case, 256, args.threads)))
+        print(json.dumps(run_phantom(args.phantom_case, 256, args.threads, args.estimator)))
         return
     if args.phantoms:
         print_phantoms(args.threads)

@@ -23,6 +23,9 @@ Value = bool | int | float | str | None
 
 #: The window kernels of the local model (docs/kernel-calibration.md).
 KERNELS = ("paper", "resmap-1.1")
+#: The local-resolution estimators: ResMap-H2 (the paper's test) and band energy
+#: (docs/band-energy.md).
+ESTIMATORS = ("resmap", "band")
 #: Benjamini–Yekutieli per wavelength over the unresolved voxels (ResMap) or one global family.
 FDR_MODES = ("per-wavelength", "global")
 
@@ -91,6 +94,42 @@ TABLE: tuple[Default, ...] = (
         "--kernel",
         _SCAN,
         "kernel",
+    ),
+    Default(
+        "estimator",
+        "resmap",
+        "",
+        "`resmap` (ResMap-H2) or `band` (band energy, docs/band-energy.md)",
+        "--estimator",
+        _SCAN,
+        None,
+    ),
+    Default(
+        "band.enabled",
+        True,
+        "",
+        "workflow: also run the band-energy estimator (a fourth answer in the report)",
+        None,
+        (),
+        "band.enabled",
+    ),
+    Default(
+        "band_width",
+        0.15,
+        "λ⁻¹",
+        "band energy: sd of the Gaussian shell around 1/λ, in units of 1/λ",
+        "--band-width",
+        _SCAN,
+        "band.width",
+    ),
+    Default(
+        "band_window",
+        0.75,
+        "λ",
+        "band energy: sd of the Gaussian window, in units of λ (truncated at 2 sd)",
+        "--band-window",
+        _SCAN,
+        "band.window",
     ),
     Default(
         "prewhiten",

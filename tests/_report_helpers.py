@@ -66,12 +66,27 @@ def make_local(mask: np.ndarray, seed: int = 1) -> np.ndarray:
     return local.astype(np.float32)
 
 
+def make_band(local: np.ndarray, mask: np.ndarray, seed: int = 2) -> np.ndarray:
+    """A band-energy map: ResMap's wavelengths one step finer where above 3 Å, a few more
+    unresolved voxels (100 Å), 100 outside the mask."""
+    rng = np.random.default_rng(seed)
+    band = np.where(local > 3.0, local - np.float32(0.5), local).astype(np.float32)
+    band[local == 100.0] = 100.0
+    band[mask & (rng.random(SHAPE) < 0.04)] = 100.0
+    return band
+
+
+#: The band estimator's constants in the synthetic band-energy record (not the defaults).
+BAND_CONSTANTS = {"name": "band", "band_width": 0.2, "band_window": 0.5}
+
+
 def write_dataset(
     root: Path,
     *,
     title: str = "Synthetic test complex",
     with_fsc: bool = True,
     with_wfsc: bool = True,
+    with_band: bool = False,
     with_deposited: bool = True,
     with_json: bool = True,
     fsc_tail: float = 0.0,
@@ -83,6 +98,8 @@ def write_dataset(
     ``fsc_bound``: the corrected FSC never falls below 0.143, so its 0.143 resolution is the
     bound "better than Nyquist" (2.4 Å). ``legacy_fsc``: FSC.json as written before bounds
     existed (bare numbers under ``resolutions``, no ``*_bound`` fields, no ``nyquist_A``).
+    ``with_band``: a band-energy map (:func:`make_band`) with its record (BAND.json: the
+    LOCAL.json form, its ``estimator`` :data:`BAND_CONSTANTS`).
     """
     root.mkdir(parents=True, exist_ok=True)
     geom = MapGeometry(shape=SHAPE, voxel_size_A=VOXEL, origin_A=(0.0, 0.0, 0.0))
@@ -192,6 +209,28 @@ def write_dataset(
             rec |= {"resolution_0143_bound": bound, "resolution_05_bound": None,
                     "nyquist_A": 2 * VOXEL[0]}  # fmt: skip
         paths["fsc"].write_text(json.dumps(rec))
+    if with_band:
+        band = make_band(local, mask)
+        paths["band"] = root / "BAND.mrc"
+        write_map(paths["band"], band, geom)
+        values = band[mask & (band != 100.0)]
+        (root / "BAND.json").write_text(
+            json.dumps(
+                {
+                    "estimator": BAND_CONSTANTS,
+                    "mode": "split" if with_fsc else "single",
+                    "outside_value": 100.0,
+                    "median_A": float(np.median(values)),
+                    "unresolved_fraction": 1 - values.size / int(mask.sum()),
+                    "parameters": {
+                        "estimator": "band",
+                        "band_width": BAND_CONSTANTS["band_width"],
+                        "band_window": BAND_CONSTANTS["band_window"],
+                    },
+                    "versions": {"resmap_core": "0.1.0", "numpy": "2"},
+                }
+            )
+        )
     if with_wfsc:
         rng = np.random.default_rng(3)
         wfsc = local * np.float32(1.1) + rng.normal(0, 0.3, SHAPE).astype(np.float32)
@@ -241,7 +280,8 @@ def write_dataset(
 def cli_args(paths: dict[str, Path], out: Path, name: str = "synth") -> list[str]:
     """``resmap report`` arguments for the written dataset."""
     args = ["report", "--name", name, "--out", str(out), "--quiet"]
-    for key in ("map", "local", "mask", "fsc", "wfsc", "meta", "deposited_fsc", "provenance"):
+    for key in ("map", "local", "mask", "fsc", "wfsc", "band", "meta", "deposited_fsc",
+                "provenance"):  # fmt: skip
         if key in paths:
             args += [f"--{key.replace('_', '-')}", str(paths[key])]
     return args

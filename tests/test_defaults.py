@@ -36,6 +36,9 @@ PARAMS_ROWS = {
     "lowpass_check": "lowpass_check",
     "fdr_mode": "fdr_mode",
     "outside": "outside",
+    "estimator": "estimator",
+    "band_width": "band_width",
+    "band_window": "band_window",
 }
 CLI_CASES = [(row, command) for row in TABLE if row.cli_flag for command in row.commands]
 CONFIG_ROWS = [row for row in TABLE if row.config_key]
@@ -185,6 +188,24 @@ def test_the_defaults_are_a_valid_config() -> None:
     cfg = {"datasets": {}, **defaults.config_defaults(ANALYSIS)}
     cfg |= defaults.config_defaults(DOWNLOAD)
     jsonschema.validate(cfg, SCHEMA)
+
+
+@pytest.mark.parametrize(("key", "field"), [("band.width", "band_width"),
+                                            ("band.window", "band_window")])  # fmt: skip
+def test_schema_bounds_of_the_band_constants_are_those_the_library_accepts(
+    key: str, field: str
+) -> None:
+    """A config the schema accepts never stops a band job (``Params.check``), and the other way
+    round."""
+    from resmap_core.errors import InputError
+    from resmap_core.localres.params import Params
+
+    node = schema_property(key)
+    for value in (node["minimum"], node["maximum"]):
+        Params(**{field: value}).check()
+    for value in (0.99 * node["minimum"], 1.01 * node["maximum"]):
+        with pytest.raises(InputError):
+            Params(**{field: value}).check()
 
 
 def test_common_smk_takes_its_defaults_from_the_table() -> None:

@@ -2,7 +2,8 @@
 
 An outer workflow in a temporary folder imports ``workflow/Snakefile`` as the module ``resmap``
 (its configuration under the outer config's key ``resmap``), takes every rule with the prefix
-``resmap_`` and runs the reduced demo end to end in its own working directory.
+``resmap_`` and runs the reduced demo end to end in its own working directory (both
+estimators, one wavelength per round, so that the rounds' checkpoints run inside the module).
 """
 
 from __future__ import annotations
@@ -50,7 +51,8 @@ def test_demo_runs_as_a_module_of_an_outer_workflow(tmp_path: Path) -> None:
         "half2": str(DEMO / "demo_half_map_2.mrc.gz"),
         "mask": str(DEMO / "demo_mask.mrc.gz"),
     }
-    config = {"resmap": {"datasets": {"demo": demo}, **REDUCED}}
+    # one wavelength per round: the rounds' checkpoints of both estimators run in the module
+    config = {"resmap": {"datasets": {"demo": demo}, **REDUCED, "passes_per_round": 1}}
     (outer / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
 
     proc = run_snakemake(outer)
@@ -65,6 +67,13 @@ def test_demo_runs_as_a_module_of_an_outer_workflow(tmp_path: Path) -> None:
     local = resmap_local_demo(reference, *REDUCED_OPTIONS)
     assert local.returncode == 0, local.stderr
     assert produced.read_bytes() == reference.read_bytes()
+    # the band-energy estimator, its rules under the same prefix
+    assert "resmap_band_pass" in proc.stdout and "resmap_band_scan_status" in proc.stdout
+    band = tmp_path / "band.mrc"
+    local = resmap_local_demo(band, *REDUCED_OPTIONS, "--estimator", "band")
+    assert local.returncode == 0, local.stderr
+    produced_band = outer / "results" / "demo" / "band" / "local_resolution.mrc"
+    assert produced_band.read_bytes() == band.read_bytes()
 
 
 def test_catalog_file_follows_the_standardized_usage_format() -> None:

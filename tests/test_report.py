@@ -15,10 +15,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from _report_helpers import (
+    BAND_CONSTANTS,
     SHAPE,
     VOXEL,
     cli_args,
     fsc_model,
+    make_band,
     make_density,
     make_local,
     make_mask,
@@ -292,7 +294,9 @@ def test_emdb_link_is_built_from_digits_only(raw: str | None, shown: str | None)
 @pytest.fixture(scope="module")
 def full_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
     root = tmp_path_factory.mktemp("full")
-    paths = write_dataset(root / "data", title="Haemoglobin <script>alert('x')</script> & co")
+    paths = write_dataset(
+        root / "data", title="Haemoglobin <script>alert('x')</script> & co", with_band=True
+    )
     out = root / "reports" / "synth" / "index.html"
     assert run_cli(cli_args(paths, out)) == 0
     return paths, out
@@ -369,7 +373,12 @@ def test_single_map_report_builds_and_says_what_is_absent(tmp_path: Path) -> Non
         "No windowed-FSC local resolution map was given"
         in (tmp_path / "r" / "synth_wfsc.cxc").read_text()
     )
-    assert json.loads((tmp_path / "r" / "summary.json").read_text())["spearman"] is None
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert summary["spearman"] is None and summary["band_median_A"] is None
+    assert "No band-energy map (the second estimator, docs/band-energy.md)." in html
+    assert 'id="band-about"' not in html and "Band energy" not in html
+    assert not (tmp_path / "r" / "synth_band.cxc").exists()
+    assert "No windowed-FSC or band-energy map: no voxel-wise comparison." in html
 
 
 def test_report_without_record_or_mask_still_builds(tmp_path: Path) -> None:
@@ -380,6 +389,96 @@ def test_report_without_record_or_mask_still_builds(tmp_path: Path) -> None:
     html = out.read_text(encoding="utf-8")
     assert "No ResMap record (LOCAL.json)" in html
     assert "No mask was given" in html
+
+
+def _table(html: str, table_id: str) -> list[list[str]]:
+    """The cells of the table ``table_id`` as text, row by row (tags dropped, spaces folded)."""
+    table = re.search(rf'<table id="{table_id}">(.*?)</table>', html, re.S)
+    assert table is not None, table_id
+    rows = re.findall(r"<tr>(.*?)</tr>", table[1], re.S)
+    cells = [re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S) for row in rows]
+    return [[" ".join(re.sub(r"<[^>]+>", "", c).split()) for c in row] for row in cells]
+
+
+def test_band_energy_is_a_fourth_answer_named_with_its_constants(
+    full_report: tuple[dict, Path],
+) -> None:
+    paths, out = full_report
+    html = out.read_text(encoding="utf-8")
+    mask = make_mask()
+    local = make_local(mask)
+    band = make_band(local, mask)
+    values = band[statistics.resolved_voxels(band, mask, 100.0)]
+    width, window = BAND_CONSTANTS["band_width"], BAND_CONSTANTS["band_window"]
+    label = f"Band energy (shell sd {width:g}/λ, window sd {window:g} λ)"  # the record's
+    rows = _table(html, "local-resolution")
+    assert [r[0] for r in rows[1:]] == ["ResMap", "windowed FSC", label]
+    median, q25, q75, mean, unresolved = rows[3][1:]
+    assert median == f"{np.median(values):.2f} Å" and mean == f"{values.mean():.2f} Å"
+    quartiles = [f"{v:.2f} Å" for v in np.percentile(values, [25, 75])]
+    assert [q25, q75] == quartiles
+    assert unresolved == f"{100 * (1 - values.size / mask.sum()):.1f} %"
+    about = re.search(r'<p class="caption" id="band-about">(.*?)</p>', html, re.S)
+    assert about and label in " ".join(about[1].split()) and "docs/band-energy.md" in about[1]
+    pairs = [r[0] for r in _table(html, "agreement")[1:]]
+    assert pairs == ["ResMap vs windowed FSC", "ResMap vs Band energy",
+                     "windowed FSC vs Band energy"]  # fmt: skip
+    summary = json.loads((out.parent / "summary.json").read_text())
+    assert summary["band_median_A"] == pytest.approx(float(np.median(values)))
+    assert summary["band_unresolved_fraction"] == pytest.approx(1 - values.size / mask.sum())
+    # ResMap vs windowed FSC stays the Spearman of the index; the band's shows in the table
+    assert summary["spearman"] is not None
+    assert "band.band_width" in html and "band-energy map" in html  # provenance rows
+
+
+def test_band_agreement_and_histograms_use_voxels_resolved_in_both(
+    full_report: tuple[dict, Path],
+) -> None:
+    from resmap_core.progress import Progress
+    from resmap_core.report.build import build_context
+    from resmap_core.report.load import ReportInputs, load
+
+    paths, out = full_report
+    inputs = ReportInputs(name="synth", out=out, **paths)
+    context = build_context(inputs, load(inputs), Progress(True))
+    mask = make_mask()
+    local = make_local(mask)
+    band = make_band(local, mask)
+    both = statistics.resolved_voxels(local, mask, 100.0) & statistics.resolved_voxels(
+        band, mask, 100.0
+    )
+    rec = next(a for a in context["agreements"] if a["keys"] == ("resmap", "band"))
+    assert rec["voxels"] == int(both.sum())
+    expected = stats.spearmanr(local[both], band[both]).statistic
+    assert rec["spearman"] == pytest.approx(expected, abs=1e-12)
+    assert rec["median_difference_A"] == pytest.approx(float(np.median(local[both] - band[both])))
+    # one colour scale for all four answers: it reaches the band's finest value
+    assert context["scale"].lo_A <= float(band[both].min())
+    assert context["band_constants"] == "shell sd 0.2/λ, window sd 0.5 λ"
+
+
+@pytest.mark.parametrize(
+    ("record", "named"),
+    [
+        (None, "no record BAND.json beside the band-energy map"),
+        ({"estimator": {"name": "resmap", "kernel": "paper"}}, "not band energy"),
+        ({"median_A": 5.0}, "the estimator 'resmap', not band energy"),  # written before it
+    ],
+)
+def test_a_band_map_without_its_band_record_is_refused_with_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], record: dict | None, named: str
+) -> None:
+    paths = write_dataset(tmp_path / "d", with_band=True, with_deposited=False)
+    side = tmp_path / "d" / "BAND.json"
+    if record is None:
+        side.unlink()
+    else:
+        side.write_text(json.dumps(record))
+    out = tmp_path / "r" / "index.html"
+    assert run_cli(cli_args(paths, out)) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("resmap report: error:") and "BAND" in err and "\n" not in err
+    assert named in err and not out.exists()
 
 
 @pytest.fixture(scope="module")
@@ -769,7 +868,7 @@ def test_scene_carries_the_key_and_the_maps_on_the_display_grid(
 ) -> None:
     scene = _scene(full_report[1])
     assert scene["grid"]["shape_zyx"] == list(SHAPE) and scene["grid"]["factor"] == 1
-    assert [layer["name"] for layer in scene["layers"]] == ["ResMap", "windowed FSC"]
+    assert [layer["name"] for layer in scene["layers"]] == ["ResMap", "windowed FSC", "Band energy"]
     assert len(scene["key"]["stops"]) == 32 and scene["key"]["stops"][0] == "#30123b"
     lo, hi = scene["key"]["range_A"]
     assert lo <= 3.0 < 8.0 <= hi  # the ResMap values (3-8 Å) lie on the key
@@ -823,6 +922,9 @@ def test_chimerax_keys_name_the_measure_they_show(full_report: tuple[dict, Path]
     wfsc = (folder / "synth_wfsc.cxc").read_text()
     assert "2dlabels text 'ResMap local resolution (Å)'" in resmap
     assert "2dlabels text 'windowed-FSC local resolution (Å)'" in wfsc
+    band = (folder / "synth_band.cxc").read_text()
+    assert 'open "../../data/BAND.mrc" format mrc' in band
+    assert "2dlabels text 'band-energy local resolution (Å)'" in band
 
 
 def test_fsc_caption_names_the_deposited_curve_only_when_it_is_drawn(

@@ -84,7 +84,7 @@ def page(tmp_path_factory: pytest.TempPathFactory, browser: Browser) -> dict:
     """The synthetic report with a fitted model, opened from disk; the 3D view and the slice
     browser drawn."""
     root = tmp_path_factory.mktemp("browser")
-    paths = write_dataset(root / "data", title=TITLE, fsc_bound=True)
+    paths = write_dataset(root / "data", title=TITLE, fsc_bound=True, with_band=True)
     paths["model"] = write_helix_model(root / "data" / "helix.pdb")
     out = root / "reports" / "synth" / "index.html"
     build_report(ReportInputs(name="synth", out=out, **paths), quiet=True)
@@ -186,11 +186,17 @@ def test_3d_view_follows_the_measure_and_the_surface_level(page: dict, browser: 
     browser.wait_for("document.getElementById('viewer3d').dataset.layer === '1'")
     wfsc = _wait_changed(browser, resmap)  # the same surface, coloured by the other map
     assert abs(_drawn(wfsc).mean() - _drawn(resmap).mean()) < 0.02
+    names = "[...document.querySelectorAll('#viewer-controls label')].map(l => l.innerText)"
+    assert [n.strip() for n in browser.js(names)[:3]] == ["ResMap", "windowed FSC", "Band energy"]
+    browser.js("document.querySelector('input[name=viewer-layer][value=\"2\"]').click()")
+    browser.wait_for("document.getElementById('viewer3d').dataset.layer === '2'")
+    band = _wait_changed(browser, wfsc)  # the fourth answer colours the same surface
+    assert abs(_drawn(band).mean() - _drawn(resmap).mean()) < 0.02
     browser.js("(() => { const l = document.getElementById('viewer-level');"
                " l.value = String(+l.min + 0.6 * (l.max - l.min));"
                " l.dispatchEvent(new Event('input')); })()")  # fmt: skip
-    higher = _wait_changed(browser, wfsc)
-    assert _drawn(higher).mean() < 0.8 * _drawn(wfsc).mean()  # a higher level encloses less
+    higher = _wait_changed(browser, band)
+    assert _drawn(higher).mean() < 0.8 * _drawn(band).mean()  # a higher level encloses less
     assert browser.errors == []
 
 
@@ -210,6 +216,8 @@ def test_slice_browser_moves(page: dict, browser: Browser) -> None:
     nz, ny, _ = page["scene"]["grid"]["shape_zyx"]
     assert browser.js("[document.getElementById('slice-canvas').width,"
                       " document.getElementById('slice-canvas').height]") == [ny, nz]  # fmt: skip
+    options = "[...document.getElementById('slice-layer').options].map(o => o.text)"
+    assert browser.js(options)[:3] == ["ResMap", "windowed FSC", "Band energy"]
     coloured = browser.screenshot(canvas)
     browser.js("(() => { const o = document.getElementById('slice-opacity'); o.value = '0';"
                " o.dispatchEvent(new Event('input')); })()")  # fmt: skip

@@ -1,7 +1,8 @@
 """The Snakemake workflow, run for real (``python -m snakemake`` in a copy of the workflow).
 
-One full demo run (module fixture) backs the end-to-end checks; a reduced demo (three
-wavelengths, no windowed FSC) backs kill-and-resume and the EMDB path through a loopback mirror.
+One full demo run (module fixture) backs the end-to-end checks, the band-energy estimator's
+included (on by default); a reduced demo (three wavelengths, no windowed FSC) backs
+kill-and-resume and the EMDB path through a loopback mirror.
 """
 
 from __future__ import annotations
@@ -94,6 +95,54 @@ def test_demo_runs_end_to_end(full_demo: tuple[Path, float]) -> None:
     statuses = sorted((work / "results/demo/rounds").glob("round_*.json"))
     finished = [json.loads(p.read_text())["finished"] for p in statuses]
     assert len(finished) == computed // size and finished[-1] and not any(finished[:-1])
+
+
+def test_demo_runs_the_band_estimator_in_rounds_and_reports_it(
+    full_demo: tuple[Path, float],
+) -> None:
+    work, _ = full_demo
+    band = work / "results/demo/band"
+    assert (band / "local_resolution.mrc").is_file()
+    record = json.loads((band / "local_resolution.json").read_text())
+    # the config's constants (config/config.yaml: band.width, band.window)
+    assert record["estimator"] == {"name": "band", "band_width": 0.15, "band_window": 0.75}
+    grid = json.loads((work / "results/demo/wavelengths.json").read_text())["wavelengths_A"]
+    used = [w["lambda_A"] for w in record["wavelengths"]]
+    computed = sorted(float(p.name[len("lambda_") : -len("A.npz")])
+                      for p in (band / "passes").glob("lambda_*A.npz"))  # fmt: skip
+    size = 4  # passes_per_round of config/config.yaml
+    # its own rounds over the same grid: a prefix of it, up to the round that decides every
+    # voxel, and the FDR takes a prefix of those passes
+    assert computed == grid[: len(computed)] and used == grid[: len(used)]
+    assert len(used) <= len(computed) and (len(computed) % size == 0 or computed == grid)
+    statuses = sorted((band / "rounds").glob("round_*.json"))
+    rounds = [json.loads(p.read_text()) for p in statuses]
+    assert len(rounds) == -(-len(computed) // size)
+    assert [r["wavelengths_A"] for r in rounds] == [
+        grid[: (i + 1) * size] for i in range(len(rounds))
+    ]
+    assert not any(r["finished"] for r in rounds[:-1])
+    assert rounds[-1]["finished"] or computed == grid
+    assert len(computed) - len(used) < size
+    # the report shows it as a fourth answer, named with its constants
+    html = (work / "reports/demo/index.html").read_text(encoding="utf-8")
+    assert "Band energy (shell sd 0.15/λ, window sd 0.75 λ)" in html
+    assert 'id="band-about"' in html and "docs/band-energy.md" in html
+    summary = json.loads((work / "reports/demo/summary.json").read_text())
+    assert summary["band_median_A"] == pytest.approx(record["median_A"])
+    assert (work / "reports/demo/demo_band.cxc").is_file()
+    provenance = json.loads((work / "results/demo/provenance.json").read_text())
+    assert "band_fdr" in provenance["benchmarks"]  # its run times, beside ResMap's
+
+
+def test_demo_band_map_is_byte_identical_to_resmap_local(
+    full_demo: tuple[Path, float], tmp_path: Path
+) -> None:
+    work, _ = full_demo
+    out = tmp_path / "band.mrc"
+    proc = resmap_local_demo(out, "--estimator", "band")
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_bytes() == (work / "results/demo/band/local_resolution.mrc").read_bytes()
 
 
 def test_demo_map_is_byte_identical_to_resmap_local(
@@ -190,12 +239,25 @@ def test_snakemake_report_is_written(full_demo: tuple[Path, float]) -> None:
     assert "local_resolution" in html
 
 
+def _planned_jobs(stdout: str) -> set[str]:
+    """The rule names of a dry run's job table."""
+    table = stdout.split("Job stats:")[1].split("Reasons:")[0]
+    return {line.split()[0] for line in table.splitlines()[3:] if line.strip()} - {"total"}
+
+
 def test_changing_a_parameter_reruns_only_what_depends_on_it(reduced_demo: Path) -> None:
     proc = run_snakemake(reduced_demo, "-n", "--config", "outside=nan")
     assert proc.returncode == 0, proc.stdout[-3000:]
-    jobs = proc.stdout.split("Job stats:")[1].split("Reasons:")[0]
-    assert "fdr" in jobs and "dataset_report" in jobs
-    assert "lrs_pass" not in jobs and "prepare" not in jobs
+    jobs = _planned_jobs(proc.stdout)
+    assert {"fdr", "band_fdr", "dataset_report"} <= jobs
+    assert not jobs & {"lrs_pass", "band_pass", "prepare"}
+    # the band constants reach the band's own jobs only (and what reads its map)
+    (reduced_demo / "band_width.yaml").write_text("band: {width: 0.2}\n")
+    proc = run_snakemake(reduced_demo, "-n", "--configfile", "band_width.yaml")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    jobs = _planned_jobs(proc.stdout)
+    assert {"band_pass", "band_fdr", "dataset_report"} <= jobs
+    assert not jobs & {"lrs_pass", "fdr", "prepare", "wavelengths", "wfsc", "fsc"}
 
 
 # ---- reliability ---------------------------------------------------------------------------
@@ -325,6 +387,8 @@ def bare(tmp_path: Path) -> Path:
         ({"p_value": 2}, "2 is greater than the maximum of 0.5"),
         ({"fdr_mode": "both"}, "'both' is not one of"),
         ({"windowed_fsc": {"box": 20, "cutoff": 0.3}}, "0.3 is not one of"),
+        ({"band": {"width": 0.5}}, "0.5 is greater than the maximum of 0.35"),
+        ({"datasets": {"d": {"map": "m.mrc", "band": {"enabled": "no"}}}}, "'no' is not of type"),
         ({"datasets": {"d": {"half1": "a.mrc", "half2": "b.mrc", "pvalue": 0.1}}}, "pvalue"),
         ({"datasets": {"d": {"emdb": "EMD-1", "half1": "a", "half2": "b"}}}, "datasets"),
         ({"datasets": {"d": {"emdb": "11638"}}}, "does not match"),
@@ -359,8 +423,9 @@ def test_shipped_sheet_and_emdb_example_are_valid(bare: Path) -> None:
 def test_dataset_sheet_adds_datasets_and_is_validated(bare: Path) -> None:
     sheet = bare / "config" / "more.tsv"
     sheet.write_text(
-        "dataset\thalf1\thalf2\tp_value\tfdr_mode\twindowed_fsc.enabled\n"
-        "again\tdemo/demo_half_map_1.mrc.gz\tdemo/demo_half_map_2.mrc.gz\t0.01\tglobal\tfalse\n"
+        "dataset\thalf1\thalf2\tp_value\tfdr_mode\twindowed_fsc.enabled\tband.enabled\n"
+        "again\tdemo/demo_half_map_1.mrc.gz\tdemo/demo_half_map_2.mrc.gz\t0.01\tglobal\tfalse"
+        "\tfalse\n"
     )
     write_config(bare, {"sheet": "config/more.tsv"})
     proc = run_snakemake(bare, "-n")
@@ -370,6 +435,8 @@ def test_dataset_sheet_adds_datasets_and_is_validated(bare: Path) -> None:
     # the dotted column reaches the windowed_fsc section of that dataset only
     assert "Computing the windowed FSC of dataset demo" in proc.stdout
     assert "Computing the windowed FSC of dataset again" not in proc.stdout
+    assert "the band-energy passes of dataset demo" in proc.stdout
+    assert "the band-energy passes of dataset again" not in proc.stdout
     sheet.write_text("dataset\thalf1\thalf2\tp_value\nx\ta\tb\tzero\n")
     proc = run_snakemake(bare, "-n")
     assert proc.returncode != 0

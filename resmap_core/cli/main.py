@@ -49,7 +49,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("report-index", "report", "index page of all dataset reports of a run"),
     Command("prepare", "stages", "workflow stage 1: prepare maps (mask, whitening)"),
     Command("wavelengths", "stages", "workflow stage 2: the wavelength grid (JSON)"),
-    Command("pass", "stages", "workflow stage 3: LRS for one wavelength"),
+    Command("pass", "stages", "workflow stage 3: the statistic at one wavelength"),
     Command(
         "scan-status", "stages", "workflow: whether the passes so far decide every voxel (JSON)"
     ),

@@ -13,10 +13,17 @@ import numpy as np
 
 from resmap_core.errors import InputError
 from resmap_core.localres.fdr import benjamini_yekutieli
-from resmap_core.localres.null import tail_quantile
 from resmap_core.localres.passes import PassResult
 from resmap_core.localres.prepared import Prepared
 from resmap_core.progress import Progress
+
+
+def _null_record(result: PassResult) -> dict:
+    """The null of LOCAL.json's per-wavelength entry: H2's 16 weights, or the band-energy
+    law's record (kept weights and the moments of the rest)."""
+    if result.estimator == "band":
+        return {"null": result.null_law.to_record()}  # type: ignore[attr-defined]
+    return {"null_weights": [float(v) for v in result.null_weights]}
 
 
 def _wavelength_record(result: PassResult, p_value: float) -> dict:
@@ -27,8 +34,8 @@ def _wavelength_record(result: PassResult, p_value: float) -> dict:
         "window_radius_vox": list(result.radius_vox[::-1]),
         "sigma2": result.sigma2 if testable else None,
         "noise_blocks": result.noise_blocks,
-        "null_weights": [float(v) for v in result.null_weights],
-        "threshold_uncorrected": float(tail_quantile(p_value, result.null_weights)),
+        **_null_record(result),
+        "threshold_uncorrected": float(result.null_law.tail_quantile(p_value)),
         "threshold_fdr": None,
         "tested": 0,
         "assigned": 0,
@@ -40,13 +47,22 @@ def _finite_or_none(value: float) -> float | None:
     return None if not np.isfinite(value) else float(value)
 
 
-def _checked(passes: Iterable[PassResult], fingerprint: str, n: int) -> Iterator[PassResult]:
-    """``passes`` one by one, refusing any not computed from this prepared data (n mask voxels)."""
+def _checked(passes: Iterable[PassResult], prep: Prepared, n: int) -> Iterator[PassResult]:
+    """``passes`` one by one, refusing any not computed from this prepared data (n mask voxels)
+    or by another estimator or constants than ``prep.params`` name."""
+    fingerprint, wanted = prep.fingerprint(), prep.params.estimator_record()
     for res in passes:
         if res.prepared_fingerprint != fingerprint or res.lrs.shape != (n,):
             raise InputError(
                 f"the pass at {res.wavelength_A} Å was computed from different prepared data; "
                 "rerun 'resmap pass' on this PREP.npz."
+            )
+        if (res.constants or {"name": res.estimator}).get("name") != wanted["name"] or (
+            res.estimator == "band" and res.constants != wanted
+        ):
+            raise InputError(
+                f"the pass at {res.wavelength_A} Å ran the estimator {res.constants}, not "
+                f"{wanted}; give the same --estimator (and band constants) to every stage."
             )
         yield res
         del res  # hold no pass while the next one is computed
@@ -58,7 +74,7 @@ def _assign_global(
     """One BY family over every voxel × wavelength test; fills ``resolution`` (Å, in place)
     with the smallest rejected λ per voxel and returns the per-wavelength records."""
     results = list(passes)
-    by = benjamini_yekutieli([r.lrs for r in results], [r.null_weights for r in results], p_value)
+    by = benjamini_yekutieli([r.lrs for r in results], [r.null_law for r in results], p_value)
     records = []
     for res, rejected, thr in zip(results, by.rejected, by.stat_thresholds, strict=True):
         rec = _wavelength_record(res, p_value)
@@ -80,7 +96,7 @@ def _assign_unresolved(res: PassResult, resolution: np.ndarray, p_value: float) 
     stats = np.where(np.isnan(resolution), res.lrs, np.nan)  # the family
     tested = int(np.count_nonzero(~np.isnan(stats)))
     if tested:
-        by = benjamini_yekutieli([stats], [res.null_weights], p_value)
+        by = benjamini_yekutieli([stats], [res.null_law], p_value)
         hit = by.rejected[0]
         resolution[hit] = res.wavelength_A
         rec.update(
@@ -131,7 +147,7 @@ def scan_finished(prep: Prepared, passes: Iterable[PassResult]) -> bool:
     if prep.params.fdr_mode == "global":
         return False
     resolution = np.full(int(prep.mask.sum()), np.nan, dtype=np.float32)
-    checked = _checked(passes, prep.fingerprint(), resolution.size)
+    checked = _checked(passes, prep, resolution.size)
     return _assign_per_wavelength(checked, resolution, prep.params.p_value, Progress(True))[1]
 
 
@@ -150,7 +166,7 @@ def assign_resolution(
     params = prep.params
     n = int(prep.mask.sum())
     resolution = np.full(n, np.nan, dtype=np.float32)  # the output map is float32 anyway
-    checked = _checked(passes, prep.fingerprint(), n)
+    checked = _checked(passes, prep, n)
     if params.fdr_mode == "global":
         records = _assign_global(checked, resolution, params.p_value)
     else:

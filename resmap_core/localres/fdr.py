@@ -1,7 +1,8 @@
 """Benjamini–Yekutieli step-up over one or several families of weighted-χ² statistics.
 
-A family is one wavelength: a 1-D float64 array of statistics whose null law is Σ_j e_j χ²₁
-(p-value = ``null.tail_probability(stat, weights)``); NaN statistics are not tests.  All families
+A family is one wavelength: a 1-D float64 array of statistics and their null law (a
+:class:`~resmap_core.localres.null.NullLaw`, or the weights e_j of Σ_j e_j χ²₁; p-value =
+``law.tail_probability(stat)``); NaN statistics are not tests.  All families
 are pooled into one BY procedure.  The tail is never evaluated at every statistic: the procedure
 iterates k ← N(k·c) = #{p ≤ k·c} from k = m, which decreases monotonically to the textbook k*
 (largest k with p_(k) ≤ k·c).  N is evaluated through per-family quantile thresholds plus exact
@@ -65,21 +66,21 @@ class ByResult:
 
 
 class _Family:
-    """One family's statistics, its null weights and the thresholds found so far."""
+    """One family's statistics, its null law and the thresholds found so far."""
 
-    def __init__(self, stats: np.ndarray, weights: np.ndarray) -> None:
+    def __init__(self, stats: np.ndarray, law: null.NullLaw) -> None:
         self.stats = stats
-        self.weights = weights
+        self.law = law
         self.n_tests = stats.size - int(np.count_nonzero(np.isnan(stats)))
         self._pool = stats  # the statistics a count has to look at (NaN never passes ≥)
         self._floor = -math.inf
         self.known: dict[float, float] = {}  # p → statistic threshold t(p)
 
     def threshold(self, p: float) -> float:
-        """t(p) = null.tail_quantile(p) to 1e-12, started by interpolation between known t."""
+        """t(p) = the law's tail quantile to 1e-12, started by interpolation between known t."""
         t = self.known.get(p)
         if t is None:
-            t = null.tail_quantile(p, self.weights, start=self._guess(p), rtol=_THRESHOLD_RTOL)
+            t = self.law.tail_quantile(p, start=self._guess(p), rtol=_THRESHOLD_RTOL)
             self.known[p] = t
         return t
 
@@ -110,7 +111,7 @@ class _Family:
         near = pool[(pool >= lo) & (pool < hi)]
         if near.size == 0:
             return sure
-        pv = null.tail_probability(near, self.weights)
+        pv = self.law.tail_probability(near)
         return sure + int(np.count_nonzero(pv <= p))
 
     def reject(self, p: float) -> np.ndarray:
@@ -122,12 +123,12 @@ class _Family:
         mask = finite & (self.stats >= hi)
         near = np.flatnonzero(finite & (self.stats >= lo) & (self.stats < hi))
         if near.size:
-            pv = null.tail_probability(self.stats[near], self.weights)
+            pv = self.law.tail_probability(self.stats[near])
             mask[near[pv <= p]] = True
         return mask
 
 
-def _validate(statistics: Sequence[np.ndarray], weights: Sequence[np.ndarray], q: float) -> None:
+def _validate(statistics: Sequence[np.ndarray], weights: Sequence[object], q: float) -> None:
     """Refuse a level q outside (0, 1) (InputError) or malformed families (ValueError)."""
     if not (0.0 < q < 1.0):
         raise InputError(f"FDR level q must lie in (0, 1), got {q}.")
@@ -139,16 +140,17 @@ def _validate(statistics: Sequence[np.ndarray], weights: Sequence[np.ndarray], q
 
 
 def benjamini_yekutieli(
-    statistics: Sequence[np.ndarray], weights: Sequence[np.ndarray], q: float
+    statistics: Sequence[np.ndarray], nulls: Sequence[null.NullLaw | np.ndarray], q: float
 ) -> ByResult:
-    """Pooled BY step-up at level ``q`` over all non-NaN statistics of all families."""
-    _validate(statistics, weights, q)
+    """Pooled BY step-up at level ``q`` over all non-NaN statistics of all families;
+    ``nulls`` holds one null law (or weight vector) per family."""
+    _validate(statistics, nulls, q)
     fams = [
-        _Family(np.asarray(s, dtype=np.float64), np.asarray(w, dtype=np.float64))
-        for s, w in zip(statistics, weights, strict=True)
+        _Family(np.asarray(s, dtype=np.float64), null.as_law(w))
+        for s, w in zip(statistics, nulls, strict=True)
     ]
     m = sum(f.n_tests for f in fams)
-    uncorrected = [null.tail_quantile(q, f.weights) for f in fams]
+    uncorrected = [f.law.tail_quantile(q) for f in fams]
     for f, t in zip(fams, uncorrected, strict=True):
         f.known[q] = t  # a first point for the start guesses
     if m == 0:

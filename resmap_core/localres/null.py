@@ -35,13 +35,16 @@ two-moment / leading-tail-term guess: 2–4 series evaluations instead of a root
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy import linalg, special
 
-__all__ = ["tail_probability", "tail_quantile"]
+__all__ = ["NullLaw", "WeightedChiSquare", "as_law", "tail_probability", "tail_quantile"]
 
 _REL_TOL = 1e-9
 _ABS_FLOOR = 1e-300
@@ -347,35 +350,54 @@ def _first_guess(p: float, w: np.ndarray) -> float:
     return guess
 
 
-def _newton_quantile(log_p: float, mix: _Mixture, x: float, step_tol: float) -> float:
+def newton_log_tail(
+    tail_at: Callable[[float], tuple[float, float, float] | None],
+    log_p: float,
+    x: float,
+    step_tol: float,
+    max_steps: int = _MAX_NEWTON,
+) -> float:
     """Root of log P(Q ≥ x) = log p by Newton from ``x``, safeguarded by bisection.
 
-    Newton step: x ← x + (log P(x) − log p)·P(x)/f(x), f the density of Q.  [lo, hi] brackets
-    the root (log P(0) = 0 > log p); a step leaving it bisects instead.  Returns x + step once
-    |step| ≤ ``step_tol``·x: log P is smooth, so the error left is ~step_tol²·x.
+    ``tail_at(x)`` gives (log P(x), a, b) with P(x)/f(x) = a/b (f the density of Q), or None
+    where P underflows (far right of the root).  Newton step: x ← x + (log P(x) − log p)·a/b.
+    [lo, hi] brackets the root (log P(0) = 0 > log p); a step leaving it bisects instead.
+    Returns x + step once |step| ≤ ``step_tol``·x: log P is smooth, so the error left is
+    ~step_tol²·x.  Shared by the ResMap-H2 null (here) and the band-energy null.
     """
-    lo, hi = 0.0, np.inf
-    for _ in range(_MAX_NEWTON):
-        total, dens = _series(np.array([x / mix.beta]), mix, True, float(np.exp(log_p)))
-        tail, f = min(float(total[0]), 1.0), float(dens[0]) / mix.beta
-        if tail <= 0.0:  # underflow: far right of the root
+    lo, hi = 0.0, math.inf
+    for _ in range(max_steps):
+        got = tail_at(x)
+        if got is None:
             hi = x
             x = 0.5 * (lo + hi)
             continue
-        resid = float(np.log(tail)) - log_p
+        log_tail, num, den = got
+        resid = log_tail - log_p
         if resid == 0.0:
             return x
         lo, hi = (x, hi) if resid > 0 else (lo, x)
-        step = resid * tail / f if f > 0 else np.inf
+        step = resid * num / den if den > 0 else math.inf
         if abs(step) <= step_tol * x:
             return x + step
-        if hi < np.inf and hi - lo <= 4e-16 * hi:
+        if hi < math.inf and hi - lo <= 4e-16 * hi:
             return x
         nxt = x + step
         if not (lo < nxt < hi):
-            nxt = 2.0 * x if hi == np.inf else 0.5 * (lo + hi)
+            nxt = 2.0 * x if hi == math.inf else 0.5 * (lo + hi)
         x = nxt
     raise RuntimeError("tail_quantile did not converge")  # pragma: no cover
+
+
+def _newton_quantile(log_p: float, mix: _Mixture, x: float, step_tol: float) -> float:
+    """:func:`newton_log_tail` on the mixture's series (tail and density from the same terms)."""
+
+    def tail_at(x: float) -> tuple[float, float, float] | None:
+        total, dens = _series(np.array([x / mix.beta]), mix, True, float(np.exp(log_p)))
+        tail, f = min(float(total[0]), 1.0), float(dens[0]) / mix.beta
+        return None if tail <= 0.0 else (float(np.log(tail)), tail, f)
+
+    return newton_log_tail(tail_at, log_p, x, step_tol)
 
 
 def tail_quantile(
@@ -401,3 +423,37 @@ def tail_quantile(
     if start is None:
         mix.quantiles[(p, rtol)] = x
     return x
+
+
+class NullLaw(Protocol):
+    """The null law of one wavelength's statistic: what the FDR step needs of it."""
+
+    def tail_probability(self, x: ArrayLike) -> np.ndarray:
+        """P(Q ≥ x), elementwise."""
+        ...
+
+    def tail_quantile(self, p: float, start: float | None = None, rtol: float = 1e-16) -> float:
+        """The x with P(Q ≥ x) = p."""
+        ...
+
+
+@dataclass(frozen=True, eq=False)
+class WeightedChiSquare:
+    """Σ_j e_j χ²₁ for a few positive weights (ResMap-H2's null): Ruben's mixture above."""
+
+    weights: np.ndarray
+
+    def tail_probability(self, x: ArrayLike) -> np.ndarray:
+        """:func:`tail_probability` of these weights."""
+        return tail_probability(x, self.weights)
+
+    def tail_quantile(self, p: float, start: float | None = None, rtol: float = 1e-16) -> float:
+        """:func:`tail_quantile` of these weights."""
+        return tail_quantile(p, self.weights, start, rtol)
+
+
+def as_law(null: NullLaw | ArrayLike) -> NullLaw:
+    """``null`` itself when it is a law, else its weights as a :class:`WeightedChiSquare`."""
+    if hasattr(null, "tail_probability"):
+        return null  # type: ignore[return-value]
+    return WeightedChiSquare(np.asarray(null, dtype=np.float64))

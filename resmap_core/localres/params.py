@@ -5,11 +5,12 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from resmap_core.defaults import FDR_MODES, text
+from resmap_core.defaults import ESTIMATORS, FDR_MODES, number, text
 from resmap_core.errors import InputError
 from resmap_core.localres.basis import KERNELS
 
 DEFAULT_KERNEL = text("kernel")
+DEFAULT_ESTIMATOR = text("estimator")
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,9 @@ class Params:
     lowpass_check: bool = True
     fdr_mode: str = "per-wavelength"
     outside: float = 100.0
+    estimator: str = DEFAULT_ESTIMATOR
+    band_width: float = number("band_width")
+    band_window: float = number("band_window")
 
     def check(self) -> None:
         """Refuse impossible values with an :class:`InputError`."""
@@ -45,6 +49,14 @@ class Params:
             raise InputError(f"--step-res must be > 0 Å, got {self.step_res_A}.")
         if self.kernel not in KERNELS:
             raise InputError(f"--kernel must be one of {', '.join(KERNELS)}, got {self.kernel!r}.")
+        if self.estimator not in ESTIMATORS:
+            raise InputError(f"--estimator must be one of {', '.join(ESTIMATORS)}.")
+        for name, value, low, high in (
+            ("--band-width", self.band_width, 0.05, 0.35),
+            ("--band-window", self.band_window, 0.25, 1.5),
+        ):
+            if not low <= value <= high:
+                raise InputError(f"{name} must lie in [{low}, {high}], got {value}.")
         if self.fdr_mode not in FDR_MODES:
             raise InputError(f"--fdr-mode must be one of {', '.join(FDR_MODES)}.")
         if (
@@ -62,6 +74,12 @@ class Params:
         if math.isnan(self.outside):
             rec["outside"] = "nan"
         return rec
+
+    def estimator_record(self) -> dict:
+        """Which estimator ran and its constants (LOCAL.json's ``estimator``)."""
+        if self.estimator == "band":
+            return {"name": "band", "band_width": self.band_width, "band_window": self.band_window}
+        return {"name": self.estimator, "kernel": self.kernel}
 
     @classmethod
     def from_record(cls, rec: dict) -> Params:

@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.fft as sfft
 from scipy import ndimage
 
 from resmap_core.errors import InputError
@@ -23,6 +24,10 @@ from resmap_core.localres.basis import LocalModel
 from resmap_core.localres.mask import inscribed_ellipsoid
 from resmap_core.localres.noise import MIN_BLOCKS, NoiseEstimate, block_starts, estimate_sigma2
 from resmap_core.localres.params import Params
+
+SPECTRA_CACHE_VOXELS = 1 << 27
+"""Boxes up to 512³ keep their two spectra between band-energy passes (2 × 0.5 GB at 512³);
+larger ones transform again at each wavelength rather than hold 8 GB more (1024³)."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,7 @@ class Prepared:
     _distance_to_mask: _Reach | None = field(default=None, repr=False, compare=False)
     _blocks: dict = field(default_factory=dict, repr=False, compare=False)
     _sigma2: dict = field(default_factory=dict, repr=False, compare=False)
+    _spectra: tuple | None = field(default=None, repr=False, compare=False)
 
     def noise_region_at(self, radius_vox: tuple[int, ...]) -> np.ndarray:
         """Where σ² blocks may lie for a window of half-width ``radius_vox``.
@@ -133,9 +139,21 @@ class Prepared:
             self._sigma2[key] = estimate_sigma2(self.noise_source, blocks, model)
         return self._sigma2[key]
 
+    def spectra(self, threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """rfftn of the analysed map and of the noise source (the same array in single mode),
+        complex64; kept for the next wavelength up to :data:`SPECTRA_CACHE_VOXELS` voxels."""
+        if self._spectra is not None:
+            return self._spectra
+        signal = sfft.rfftn(self.signal, workers=threads or 1)
+        noise = signal if self.noise is None else sfft.rfftn(self.noise, workers=threads or 1)
+        if self.signal.size <= SPECTRA_CACHE_VOXELS:
+            self._spectra = (signal, noise)
+        return signal, noise
+
     def release_maps(self) -> None:
         """Drop the analysed and noise maps once every pass is computed (the output map of a
         large box is then built without them); the fingerprint is kept."""
+        self._spectra = None
         self.fingerprint()
         self.signal = None  # type: ignore[assignment]
         self.noise = None

@@ -114,6 +114,7 @@ def _local_record(
         inputs=None if prep.record.get("inputs") is None else tuple(prep.record["inputs"]),
         parameters=params.record(),
         versions=versions(),
+        estimator=params.estimator_record(),
     )
 
 

@@ -4,7 +4,8 @@
 template's context in named steps (:func:`build_context`), renders ``report.html.j2``
 (:mod:`~resmap_core.report.render`) and writes ``index.html`` (images as base64 PNG data URIs,
 the maps of the 3D view and slice browser embedded, CSS and the page's script inline),
-``NAME_resmap.cxc``, ``NAME_wfsc.cxc`` and ``summary.json`` beside it, atomically, and copies
+``NAME_resmap.cxc``, ``NAME_wfsc.cxc`` (and ``NAME_band.cxc`` with a band-energy map) and
+``summary.json`` beside it, atomically, and copies
 the Mol* viewer once into ``molstar/`` (:mod:`~resmap_core.report.viewer`). Nothing is fetched
 from the network. Every optional input may be absent; the report then says what is missing.
 """
@@ -12,6 +13,7 @@ from the network. Every optional input may be absent; the report then says what 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import combinations
 from typing import Any
 
 import numpy as np
@@ -36,10 +38,10 @@ from resmap_core.report.crossings import (
     wfsc_stat_text,
 )
 from resmap_core.report.diagnostics import Finding, diagnose, mask_fit
-from resmap_core.report.load import Loaded, ModelFile, ReportInputs, load
+from resmap_core.report.load import BandEnergy, Loaded, ModelFile, ReportInputs, load
 from resmap_core.report.provenance import provenance_context
-from resmap_core.report.records import finite_float
-from resmap_core.report.render import data_uri, render
+from resmap_core.report.records import finite_float, readable
+from resmap_core.report.render import data_uri, fmt, render
 from resmap_core.report.spectra import Spectrum, radial_power
 from resmap_core.report.statistics import (
     ColourScale,
@@ -65,6 +67,16 @@ from resmap_core.report.volumes import (
 )
 
 EMDB_URL = "https://www.ebi.ac.uk/emdb/EMD-{}"
+
+#: The local-resolution maps a page compares, in its order: key (the input and the ChimeraX
+#: script's suffix) → (the name the page shows, the title of the ChimeraX script's colour key).
+MEASURES = {
+    "resmap": ("ResMap", "ResMap local resolution"),
+    "wfsc": ("windowed FSC", "windowed-FSC local resolution"),
+    "band": ("Band energy", "band-energy local resolution"),
+}
+#: The local-resolution statistics printed for every map.
+STAT_KEYS = ("median_A", "q25_A", "q75_A", "mean_A")
 
 
 @dataclass(frozen=True)
@@ -97,31 +109,86 @@ def emdb_link(emdb_id: Any) -> tuple[str | None, str | None]:
 # ----------------------------------------------------------------------------------------------
 
 
-def resolved_maps(data: Loaded) -> tuple[Resolved, Resolved | None]:
-    """The ResMap map's and the windowed-FSC map's resolved voxels and statistics.
+@dataclass(frozen=True)
+class Answer:
+    """One local-resolution map the page compares with the others: ``key`` (of
+    :data:`MEASURES`), the ``name`` the page shows, its ``constants`` in words (None: nothing to
+    add) and its resolved voxels and statistics."""
 
-    Without a mask the statistics cover the resolved voxels only, so the unresolved fraction
-    is LOCAL.json's.
+    key: str
+    name: str
+    resolved: Resolved
+    constants: str | None = None
+
+    @property
+    def title(self) -> str:
+        """The name, with the constants on a second line when there are any (figure titles)."""
+        return self.name if self.constants is None else f"{self.name}\n({self.constants})"
+
+
+def band_constants(band: BandEnergy) -> str:
+    """The band estimator's constants as the page labels them (sds of its shell and window)."""
+    return f"shell sd {readable(band.width)}/λ, window sd {readable(band.window)} λ"
+
+
+def measured(
+    data: Loaded, key: str, map_A: np.ndarray, record: dict | None, constants: str | None = None
+) -> Answer:
+    """The :class:`Answer` of the map ``map_A`` (key of :data:`MEASURES`) on the report's mask,
+    its outside value from its ``record``.
+
+    Without a mask the statistics cover ResMap's resolved voxels only, so the unresolved
+    fraction of a map with a LOCAL.json (ResMap, band energy) is its record's.
     """
-    lj = data.local_json or {}
+    rec = record or {}
     mask = data.mask.voxels
-    n_mask = int(mask.sum())
-    outside = finite_float(lj.get("outside_value", 100.0))  # NaN reads as None: no outside value
-    loc = resolved_map(data.local.data, mask, outside, n_mask)
-    if data.mask.note is not None:
-        loc.stats["unresolved_fraction"] = finite_float(lj.get("unresolved_fraction"))
-    if data.wfsc is None:
-        return loc, None
-    wf_outside = finite_float((data.wfsc_json or {}).get("outside_value", 100.0))
-    return loc, resolved_map(data.wfsc.map.data, mask, wf_outside, n_mask)
+    outside = finite_float(rec.get("outside_value", 100.0))  # NaN reads as None: no outside value
+    resolved = resolved_map(map_A, mask, outside, int(mask.sum()))
+    if data.mask.note is not None and key != "wfsc":
+        resolved.stats["unresolved_fraction"] = finite_float(rec.get("unresolved_fraction"))
+    return Answer(key, MEASURES[key][0], resolved, constants)
+
+
+def local_answers(data: Loaded) -> list[Answer]:
+    """ResMap's, the windowed FSC's and the band energy's answers (those given), in the page's
+    order."""
+    answers = [measured(data, "resmap", data.local.data, data.local_json)]
+    if data.wfsc is not None:
+        answers.append(measured(data, "wfsc", data.wfsc.map.data, data.wfsc_json))
+    if data.band is not None:
+        band = data.band
+        answers.append(measured(data, "band", band.map.data, band.record, band_constants(band)))
+    return answers
+
+
+def answer_of(answers: list[Answer], key: str) -> Answer | None:
+    """The answer of ``key`` (None when that map was not given)."""
+    return next((a for a in answers if a.key == key), None)
+
+
+def stat_texts(answer: Answer, data: Loaded, nyquist_A: float) -> dict[str, str]:
+    """An answer's median, quartiles and mean in words: a windowed-FSC value at a bound of
+    WFSC.json reads as the bound."""
+    stats = answer.resolved.stats
+    texts = {key: fmt(stats.get(key), 2, "Å") for key in STAT_KEYS}
+    if answer.key == "wfsc":
+        texts |= wfsc_stat_text(stats, data.wfsc_record, nyquist_A)
+    return texts
 
 
 def summary_fields(
-    data: Loaded, fsc: FSCSummary, texts: FSCTexts, loc: Resolved, wf: Resolved | None
+    data: Loaded, fsc: FSCSummary, texts: FSCTexts, answers: list[Answer]
 ) -> dict[str, Any]:
-    """The summary section: FSC table and headline, local-resolution statistics, bounds."""
+    """The summary section: FSC table and headline, local-resolution statistics of every map,
+    bounds."""
     nyquist = nyquist_of(data.local.geometry)
-    wf_stats = wf.stats if wf is not None else None
+    wf, band = answer_of(answers, "wfsc"), answer_of(answers, "band")
+    wf_stats = wf.resolved.stats if wf is not None else None
+    rows = [
+        {"name": a.name, "constants": a.constants, "stats": a.resolved.stats,
+         "text": stat_texts(a, data, nyquist)}
+        for a in answers
+    ]  # fmt: skip
     return {
         "mask_voxels": int(data.mask.voxels.sum()),
         "mask_source": data.mask.source,
@@ -130,11 +197,13 @@ def summary_fields(
         "fsc_notes": texts.notes,
         "fsc_summary": summary_crossings(fsc, nyquist),
         "deposited_text": texts.deposited,
-        "wf_text": wfsc_stat_text(wf_stats, data.wfsc_record, nyquist),
+        "local_rows": rows,
         "wf_median_bound": wfsc_crossing((wf_stats or {}).get("median_A"), data.wfsc_record).bound,
         "wf_notes": wfsc_bound_notes(data.wfsc_record, nyquist),
-        "loc": loc.stats,
+        "loc": answers[0].resolved.stats,
         "wf": wf_stats,
+        "band": band.resolved.stats if band is not None else None,
+        "band_constants": band.constants if band is not None else None,
     }
 
 
@@ -146,14 +215,11 @@ def slice_scales(data: Loaded, scale: ColourScale) -> plots.SliceScales:
     return plots.SliceScales(grey, scale.range_A, scale.extend)
 
 
-def slice_figures(
-    data: Loaded, loc: Resolved, wf: Resolved | None, scales: plots.SliceScales
-) -> dict[str, str]:
-    """Three central sections and a gallery of six z sections spanning the mask."""
+def slice_figures(data: Loaded, answers: list[Answer], scales: plots.SliceScales) -> dict[str, str]:
+    """Three central sections and a gallery of six z sections spanning the mask, one panel per
+    local-resolution map."""
     geom = data.local.geometry
-    layers = [("ResMap", masked_layer(loc.map_A, loc.ok))]
-    if wf is not None:
-        layers.append(("windowed FSC", masked_layer(wf.map_A, wf.ok)))
+    layers = [(a.name, masked_layer(a.resolved.map_A, a.resolved.ok)) for a in answers]
     nz, ny, nx = geom.shape
     sections = [
         (f"XY z={nz // 2}", "xy", nz // 2),
@@ -179,7 +245,7 @@ def model_payload(model: ModelFile | None) -> dict[str, str] | None:
 
 
 def page_scene(
-    data: Loaded, loc: Resolved, wf: Resolved | None, scales: plots.SliceScales, contour: float
+    data: Loaded, answers: list[Answer], scales: plots.SliceScales, contour: float
 ) -> dict[str, Any]:
     """What the 3D view and the slice browser draw, embedded in the page as JSON: the display
     grid, the density (int16 MRC, grey range, surface level), one float32 MRC per
@@ -187,9 +253,7 @@ def page_scene(
     (range Å, 32 palette stops), the camera's sphere and the model
     (:mod:`~resmap_core.report.volumes`)."""
     grid = display_grid(data.local.geometry)
-    layers = [layer_volume("ResMap", loc.map_A, loc.ok, grid)]
-    if wf is not None:
-        layers.append(layer_volume("windowed FSC", wf.map_A, wf.ok, grid))
+    layers = [layer_volume(a.name, a.resolved.map_A, a.resolved.ok, grid) for a in answers]
     density = density_volume(data.density.data, grid)
     span = density["level_span"]
     density["level_span"] = [min(span[0], contour), max(span[1], contour)]
@@ -209,24 +273,25 @@ def page_scene(
 
 
 def histogram_figures(
-    loc: Resolved, wf: Resolved | None, n_mask: int, texts: FSCTexts
-) -> tuple[dict[str, str], dict | None]:
-    """Histograms of both maps on one set of bins, the voxel-wise 2-D histogram and the
-    agreement (Spearman ρ, median difference) over voxels resolved in both maps."""
-    span = value_span(loc.values, *([wf.values] if wf is not None else []))
-    edges = histogram_edges(*span, bins=40)
-    hists = [("ResMap", local_histogram(loc.values, n_mask, edges))]
-    images: dict[str, str] = {}
-    agree = None
-    if wf is not None:
-        hists.append(("windowed FSC", local_histogram(wf.values, n_mask, edges)))
-        both = loc.ok & wf.ok
-        a, b = loc.map_A[both], wf.map_A[both]
-        agree = agreement(a, b)
-        joint = joint_histogram(a, b, edges)
-        images["joint"] = data_uri(plots.plot_joint(joint, edges, "ResMap (Å)", "windowed FSC (Å)"))
-    images["histograms"] = data_uri(plots.plot_histograms(hists, texts.lines))
-    return images, agree
+    answers: list[Answer], n_mask: int, texts: FSCTexts
+) -> tuple[dict[str, str], list[dict[str, Any]]]:
+    """Histograms of every map on one set of bins; for each pair of maps (in the page's order)
+    the voxel-wise 2-D histogram (one figure, a panel per pair) and the agreement (Spearman ρ,
+    median difference first − second) over voxels resolved in both."""
+    edges = histogram_edges(*value_span(*(a.resolved.values for a in answers)), bins=40)
+    hists = [(a.title, local_histogram(a.resolved.values, n_mask, edges)) for a in answers]
+    images = {"histograms": data_uri(plots.plot_histograms(hists, texts.lines))}
+    panels, agreements = [], []
+    for first, second in combinations(answers, 2):
+        x, y = first.resolved, second.resolved
+        both = x.ok & y.ok
+        a, b = x.map_A[both], y.map_A[both]
+        pair = {"first": first.name, "second": second.name, "keys": (first.key, second.key)}
+        agreements.append(pair | agreement(a, b))
+        panels.append((joint_histogram(a, b, edges), f"{first.name} (Å)", f"{second.name} (Å)"))
+    if panels:
+        images["joint"] = data_uri(plots.plot_joint(panels, edges))
+    return images, agreements
 
 
 def wavelength_rows(local_json: dict) -> list[dict[str, Any]]:
@@ -321,6 +386,13 @@ def simulated_labels(labels: list[tuple[str, str]]) -> list[str]:
     return [f"{name}: {text}" for name, text in labels if "simulated" in text.lower()]
 
 
+def cxc_names(inputs: ReportInputs) -> dict[str, str]:
+    """The ChimeraX scripts beside the page, by :data:`MEASURES` key: ResMap's and the windowed
+    FSC's always (the second shows only the map without one), the band energy's when given."""
+    keys = ["resmap", "wfsc"] + (["band"] if inputs.band is not None else [])
+    return {key: f"{inputs.name}_{key}.cxc" for key in keys}
+
+
 def header_fields(inputs: ReportInputs, data: Loaded) -> dict[str, Any]:
     """The page header: name, title, EMDB link, author resolution, box, voxel size, mode, the
     input maps' header labels (and those that call the data simulated)."""
@@ -336,7 +408,7 @@ def header_fields(inputs: ReportInputs, data: Loaded) -> dict[str, Any]:
         "box": "×".join(str(s) for s in geom.shape[::-1]),
         "voxel_size": "×".join(f"{v:.4g}" for v in geom.voxel_size_A),
         "mode": (data.local_json or {}).get("mode") or ("split" if data.fsc_json else "unknown"),
-        "cxc": {"resmap": f"{inputs.name}_resmap.cxc", "wfsc": f"{inputs.name}_wfsc.cxc"},
+        "cxc": cxc_names(inputs),
         "labels": data.labels,
         "simulated": simulated_labels(data.labels),
     }
@@ -348,45 +420,51 @@ def header_fields(inputs: ReportInputs, data: Loaded) -> dict[str, Any]:
 
 
 def figures(
-    data: Loaded, fsc: FSCSummary, texts: FSCTexts, loc: Resolved, wf: Resolved | None,
+    data: Loaded, fsc: FSCSummary, texts: FSCTexts, answers: list[Answer],
     scales: plots.SliceScales,
-) -> tuple[dict[str, str], dict | None]:  # fmt: skip
+) -> tuple[dict[str, str], list[dict[str, Any]]]:  # fmt: skip
     """The FSC figure, the colour key, the slices and the histograms (data URIs), and the
-    agreement of the two maps."""
+    agreement of each pair of maps."""
     images: dict[str, str] = {}
     if fsc.curves or data.deposited is not None:
         images["fsc"] = data_uri(
             plots.plot_fsc(fsc.curves, data.deposited, texts.notes, fsc_marks(fsc))
         )
     images["key"] = data_uri(plots.plot_key(scales.colour_A, scales.extend, "local resolution (Å)"))
-    images |= slice_figures(data, loc, wf, scales)
-    hist_images, agree = histogram_figures(loc, wf, int(data.mask.voxels.sum()), texts)
-    return images | hist_images, agree
+    images |= slice_figures(data, answers, scales)
+    hist_images, agreements = histogram_figures(answers, int(data.mask.voxels.sum()), texts)
+    return images | hist_images, agreements
+
+
+def pair_agreement(agreements: list[dict[str, Any]], keys: tuple[str, str]) -> dict | None:
+    """The agreement of the pair of maps ``keys`` (None when one of them was not given)."""
+    return next((a for a in agreements if a["keys"] == keys), None)
 
 
 def build_context(inputs: ReportInputs, data: Loaded, progress: Progress) -> dict[str, Any]:
     """All numbers, tables and images the template shows (figures in page order)."""
-    loc, wf = resolved_maps(data)
+    answers = local_answers(data)
     fsc = fsc_summary(data.fsc)
     texts = fsc_texts(fsc, data.deposited)
-    scale = colour_scale(loc.values, *([wf.values] if wf is not None else []))
+    scale = colour_scale(*(a.resolved.values for a in answers))
     scales = slice_scales(data, scale)
     progress.say("figures: FSC, slices, histograms")
-    images, agree = figures(data, fsc, texts, loc, wf, scales)
+    images, agreements = figures(data, fsc, texts, answers, scales)
     waves = wavelength_rows(data.local_json or {})
     if waves:
         images["wavelengths"] = wavelength_figure(waves)
     progress.say("diagnostics: spectra and mask fit")
     spec = spectra(data)
     images["spectra"] = data_uri(plots.plot_spectra(spec.panels))
-    findings, fit = findings_of(data, spec, fsc, loc)
+    findings, fit = findings_of(data, spec, fsc, answers[0].resolved)
     contour, contour_source = contour_level(fit, data.density.data)
     progress.say("3D view and slice browser: embedding the maps")
     return {
         **header_fields(inputs, data),
-        **summary_fields(data, fsc, texts, loc, wf),
+        **summary_fields(data, fsc, texts, answers),
         **provenance_context(inputs, data),
-        "agree": agree,
+        "agreements": agreements,
+        "agree": pair_agreement(agreements, ("resmap", "wfsc")),
         "vrange": scale.range_A,
         "scale": scale,
         "palette": plots.PALETTE,
@@ -397,7 +475,7 @@ def build_context(inputs: ReportInputs, data: Loaded, progress: Progress) -> dic
         "absent": absent_parts(data, spec),
         "contour": contour,
         "contour_source": contour_source,
-        "scene": page_scene(data, loc, wf, scales, contour),
+        "scene": page_scene(data, answers, scales, contour),
         "atoms": atoms_section(read_atoms_record(inputs.atoms) if inputs.atoms else None),
         "viewer": None,
     }
@@ -417,20 +495,26 @@ def summary_record(context: dict[str, Any]) -> dict[str, Any]:
         "wfsc_median_A": context["wf"]["median_A"] if context["wf"] else None,
         "wfsc_median_bound": context["wf_median_bound"],
         "spearman": context["agree"]["spearman"] if context["agree"] else None,
+        "band_median_A": context["band"]["median_A"] if context["band"] else None,
+        "band_unresolved_fraction": (
+            context["band"]["unresolved_fraction"] if context["band"] else None
+        ),
         "warnings": [f.code for f in context["findings"]],
         "report": "index.html",
     }
 
 
 def build_report(inputs: ReportInputs, quiet: bool = False) -> dict[str, Any]:
-    """Write index.html, the two ChimeraX scripts and summary.json; return the summary."""
+    """Write index.html, the ChimeraX scripts and summary.json; return the summary."""
     progress = Progress(quiet, prefix="resmap report")
     progress.say(f"reading inputs of {inputs.name}")
     data = load(inputs)
     context = build_context(inputs, data, progress)
     out_dir = inputs.out.parent
-    scripts = report_scripts(inputs.map, inputs.local, inputs.wfsc, out_dir, context["cxc"],
-                             context["vrange"], context["contour"])  # fmt: skip
+    maps = {"resmap": inputs.local, "wfsc": inputs.wfsc, "band": inputs.band}
+    colouring = {name: (maps[key], MEASURES[key][1]) for key, name in context["cxc"].items()}
+    scripts = report_scripts(inputs.map, colouring, out_dir, context["vrange"],
+                             context["contour"])  # fmt: skip
     context["viewer"] = install_viewer(out_dir)
     html = render("report.html.j2", context)
     summary = summary_record(context)

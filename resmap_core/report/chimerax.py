@@ -66,23 +66,18 @@ def chimerax_script(
 
 def report_scripts(
     map_path: Path,
-    local_path: Path,
-    wfsc_path: Path | None,
+    colouring: dict[str, tuple[Path | None, str]],
     report_dir: Path,
-    names: dict[str, str],
     vrange_A: tuple[float, float],
     contour: float,
 ) -> dict[str, str]:
-    """{file name: text} of the ResMap and the windowed-FSC scripts (``names["resmap"]``,
-    ``names["wfsc"]``); the second shows only the map when no windowed-FSC map was given."""
+    """{file name: text} of one script per entry of ``colouring`` (file name → (the
+    local-resolution map, None when not given, and the measure in words, the key's title)); a
+    script without its map shows only the map."""
     map_rel = cxc_path(map_path, report_dir)
-    local_rel = cxc_path(local_path, report_dir)
-    wfsc_rel = cxc_path(wfsc_path, report_dir) if wfsc_path else None
     return {
-        names["resmap"]: chimerax_script(
-            map_rel, local_rel, "ResMap local resolution", vrange_A, contour
-        ),
-        names["wfsc"]: chimerax_script(
-            map_rel, wfsc_rel, "windowed-FSC local resolution", vrange_A, contour
-        ),
+        name: chimerax_script(
+            map_rel, cxc_path(values, report_dir) if values else None, what, vrange_A, contour
+        )
+        for name, (values, what) in colouring.items()
     }

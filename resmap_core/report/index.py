@@ -31,6 +31,7 @@ SUMMARY_KEYS = (
     "wfsc_median_A",
     "wfsc_median_bound",
     "spearman",
+    "band_median_A",
     "warnings",
 )
 

@@ -1,9 +1,11 @@
-"""Reading and validating a report's inputs: maps, LOCAL.json, FSC.json, WFSC.json, the dataset
-metadata, the deposited EMDB FSC curve and the run's provenance and benchmark times.
+"""Reading and validating a report's inputs: maps, LOCAL.json, FSC.json, WFSC.json, the
+band-energy map and its record, the dataset metadata, the deposited EMDB FSC curve and the run's
+provenance and benchmark times.
 
-``load`` assembles named parts (:class:`MaskChoice`, :class:`WindowedFSC`, :class:`RunRecord`)
-into :class:`Loaded`. Optional inputs that are absent become sentences in ``Loaded.notes``
-(shown under "Not in this report"); inconsistent ones raise :class:`InputError`.
+``load`` assembles named parts (:class:`MaskChoice`, :class:`WindowedFSC`, :class:`BandEnergy`,
+:class:`RunRecord`) into :class:`Loaded`. Optional inputs that are absent become sentences in
+``Loaded.notes`` (shown under "Not in this report"); inconsistent ones raise
+:class:`InputError`.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ class ReportInputs:
     mask: Path | None = None
     fsc: Path | None = None
     wfsc: Path | None = None
+    band: Path | None = None
     meta: Path | None = None
     deposited_fsc: Path | None = None
     provenance: Path | None = None
@@ -82,6 +85,18 @@ class WindowedFSC:
 
 
 @dataclass(frozen=True)
+class BandEnergy:
+    """The band-energy map (Å, ``[z, y, x]``; ``resmap fdr --estimator band``) and its LOCAL.json
+    as written; ``width`` and ``window`` are the estimator's constants from the record's
+    ``estimator`` (shell sd in units of 1/λ, window sd in units of λ; None when not numbers)."""
+
+    map: MapData
+    record: dict
+    width: float | None
+    window: float | None
+
+
+@dataclass(frozen=True)
 class RunRecord:
     """The workflow's provenance record (None when not given) and run time (s) per rule."""
 
@@ -106,6 +121,7 @@ class Loaded:
     notes: list[str] = field(default_factory=list)
     model: ModelFile | None = None
     labels: list[tuple[str, str]] = field(default_factory=list)
+    band: BandEnergy | None = None
 
     @property
     def wfsc_json(self) -> dict | None:
@@ -211,6 +227,14 @@ def _fsc_record(
         raise InputError(f"{path}: {exc}") from None
 
 
+def map_with_record(path: Path, local: MapData, what: str) -> tuple[MapData, dict | None]:
+    """A map of ``what`` on the local-resolution map's grid (NaN allowed) and the JSON record
+    beside it (``X.mrc`` → ``X.json``; None when there is none)."""
+    values = read_on_grid(path, local, f"{what} map", allow_nan=True)
+    side = sidecar_json(path)
+    return values, read_json(side, f"{what} record") if side.is_file() else None
+
+
 def _windowed_fsc(
     path: Path | None, local: MapData, mode: str | None, notes: list[str]
 ) -> WindowedFSC | None:
@@ -219,12 +243,34 @@ def _windowed_fsc(
         why = _SINGLE_MODE if mode == "single" else ""
         notes.append(f"No windowed-FSC map{why}: no comparison with ResMap.")
         return None
-    wfsc = read_on_grid(path, local, "windowed-FSC map", allow_nan=True)
-    side = sidecar_json(path)
-    if not side.is_file():
+    wfsc, record = map_with_record(path, local, "windowed-FSC")
+    if record is None:
         return WindowedFSC(wfsc, None)
-    record = read_json(side, "windowed-FSC record")
     return WindowedFSC(wfsc, record, WFSCRecord.from_json(record))
+
+
+def _band_energy(path: Path | None, local: MapData, notes: list[str]) -> BandEnergy | None:
+    """The band-energy map and the record beside it, or None with a note. The record is
+    required and must be the band estimator's: it names the constants the page shows."""
+    if path is None:
+        notes.append("No band-energy map (the second estimator, docs/band-energy.md).")
+        return None
+    band, record = map_with_record(path, local, "band-energy")
+    side = sidecar_json(path)
+    if record is None:
+        raise InputError(
+            f"{path}: no record {side.name} beside the band-energy map; it names the estimator "
+            "and its constants."
+        )
+    estimator = record.get("estimator")
+    if not isinstance(estimator, dict) or estimator.get("name") != "band":
+        name = estimator.get("name") if isinstance(estimator, dict) else None
+        raise InputError(
+            f"{side}: the record is of the estimator {name or 'resmap'!r}, not band energy "
+            "(resmap fdr --estimator band)."
+        )
+    width, window = (finite_float(estimator.get(k)) for k in ("band_width", "band_window"))
+    return BandEnergy(band, record, width, window)
 
 
 def _deposited_curve(path: Path | None, notes: list[str]) -> tuple[np.ndarray, np.ndarray] | None:
@@ -314,6 +360,7 @@ def load(inputs: ReportInputs) -> Loaded:
         fsc_json=fsc_json,
         fsc=fsc,
         wfsc=_windowed_fsc(inputs.wfsc, local, mode, notes),
+        band=_band_energy(inputs.band, local, notes),
         meta=read_json(inputs.meta, "dataset metadata") if inputs.meta else None,
         deposited=_deposited_curve(inputs.deposited_fsc, notes),
         run=_run_record(inputs, notes),

@@ -337,21 +337,23 @@ def plot_histograms(
         return png(fig)
 
 
-def plot_joint(counts: np.ndarray, edges_A: np.ndarray, xlabel: str, ylabel: str) -> bytes:
-    """Voxel-wise 2-D histogram (log colour) with the identity line."""
+def plot_joint(panels: list[tuple[np.ndarray, str, str]], edges_A: np.ndarray) -> bytes:
+    """Voxel-wise 2-D histograms, one panel per (counts ``[bin of x, bin of y]``, x label,
+    y label), on the bins ``edges_A`` and one log colour scale, with the identity line."""
     with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(4.2, 3.6))
-        shown = np.ma.masked_equal(counts.T, 0)
-        vmax = max(1, int(counts.max()))
-        im = ax.pcolormesh(
-            edges_A, edges_A, shown, cmap="viridis", norm=mcolors.LogNorm(vmin=1, vmax=max(vmax, 2))
-        )
-        ax.plot(edges_A[[0, -1]], edges_A[[0, -1]], color="k", lw=0.8, ls="--")
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel)
-        ax.set_aspect("equal")
-        fig.colorbar(im, ax=ax, label="voxels")
-        fig.tight_layout()
+        fig, axes = plt.subplots(1, len(panels), figsize=(3.9 * len(panels) + 0.6, 3.6),
+                                 squeeze=False, layout="constrained")  # fmt: skip
+        top = max([2, *(int(counts.max()) for counts, _, _ in panels)])
+        norm = mcolors.LogNorm(vmin=1, vmax=top)
+        image = None
+        for ax, (counts, xlabel, ylabel) in zip(axes[0], panels, strict=True):
+            shown = np.ma.masked_equal(counts.T, 0)
+            image = ax.pcolormesh(edges_A, edges_A, shown, cmap="viridis", norm=norm)
+            ax.plot(edges_A[[0, -1]], edges_A[[0, -1]], color="k", lw=0.8, ls="--")
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(ylabel)
+            ax.set_aspect("equal")
+        fig.colorbar(image, ax=axes.ravel().tolist(), label="voxels")
         return png(fig)
 
 

@@ -21,8 +21,8 @@ from resmap_core.report.load import Loaded, ReportInputs
 from resmap_core.report.records import flatten
 from resmap_core.report.viewer import VERSION as MOLSTAR_VERSION
 
-_INPUT_ROLES = ("map", "local", "mask", "fsc", "wfsc", "meta", "deposited_fsc", "provenance",
-                "model")  # fmt: skip
+_INPUT_ROLES = ("map", "local", "mask", "fsc", "wfsc", "band", "meta", "deposited_fsc",
+                "provenance", "model")  # fmt: skip
 #: The packages whose versions change the numbers or the page, in the order they are listed;
 #: every other package a record names is folded into one line.
 KEY_PACKAGES = ("resmap_core", "python", "numpy", "scipy", "mrcfile", "matplotlib", "jinja2",
@@ -74,8 +74,8 @@ def input_rows(inputs: ReportInputs, prov: dict, lj: dict) -> list[dict[str, str
 
 
 def parameter_rows(data: Loaded) -> list[tuple[str, str]]:
-    """(dotted key, JSON text) of the workflow's, ResMap's, the FSC's and the windowed FSC's
-    parameters, in that order."""
+    """(dotted key, JSON text) of the workflow's, ResMap's, the FSC's, the windowed FSC's and
+    the band energy's parameters, in that order."""
     prov = data.run.provenance or {}
     fsc_json = data.fsc_json or {}
     wfsc_json = data.wfsc_json or {}
@@ -91,6 +91,8 @@ def parameter_rows(data: Loaded) -> list[tuple[str, str]]:
     for key in ("box_vox", "step_vox", "cutoff"):
         if key in wfsc_json:
             flatten(f"wfsc.{key}", wfsc_json[key], params)
+    if data.band is not None:
+        flatten("band", data.band.record.get("parameters") or {}, params)
     return params
 
 
@@ -102,6 +104,7 @@ def recorded_versions(data: Loaded) -> list[tuple[str, str, str]]:
         ("ResMap map", (data.local_json or {}).get("versions")),
         ("FSC", (data.fsc_json or {}).get("versions")),
         ("windowed FSC", (data.wfsc_json or {}).get("versions")),
+        ("band-energy map", (data.band.record if data.band else {}).get("versions")),
     ):
         if isinstance(rec, dict):
             versions += [(src, str(k), str(v)) for k, v in sorted(rec.items())]

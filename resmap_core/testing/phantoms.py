@@ -369,3 +369,212 @@ def soft_mask(mask: np.ndarray, spacing_zyx_A: Spacing, edge_A: float) -> np.nda
 def masked_deposition(volume: np.ndarray, soft: np.ndarray) -> np.ndarray:
     """``volume`` × ``soft`` (float32): a map deposited masked, solvent exactly 0."""
     return (np.asarray(volume, np.float32) * soft).astype(np.float32, copy=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Phantoms with a known local resolution, for calibrating local-resolution estimators.
+#
+# Each generator takes a cubic box of ``n`` voxels (spacing in Å per voxel) and returns
+# (density, truth): density float64 [z, y, x] and the TRUE local wavelength / band limit in Å
+# on the same grid, NaN where it is undefined (outside the phantom's support). Distances are
+# measured from the box centre ((n − 1)/2 voxels along each axis), as in :func:`radius_A`.
+# ---------------------------------------------------------------------------------------------
+
+CHIRP_CENTRE_A = 12.0
+"""Local wavelength (Å) of :func:`chirp_phantom` at the box centre."""
+CHIRP_EDGE_A = 3.0
+"""Local wavelength (Å) of :func:`chirp_phantom` at radius 0.4·n voxels."""
+CHIRP_RADIUS_FRACTION = 0.4
+"""Radius of the chirp's defined region, as a fraction of the box edge (voxels)."""
+BALL_RADIUS_FRACTION = 0.4
+"""Radius of :func:`radial_resolution_ball`, as a fraction of the box edge (voxels)."""
+
+
+def _cube(n: int, spacing_A: float) -> tuple[Shape, Spacing]:
+    """Shape and zyx spacing of a cubic box of ``n`` voxels of ``spacing_A`` Å."""
+    return (n, n, n), (spacing_A, spacing_A, spacing_A)
+
+
+def chirp_wavelength_A(r_A: np.ndarray, edge_radius_A: float) -> np.ndarray:
+    """The chirp's local wavelength (Å) at radius ``r_A`` (Å): 12 Å at 0, linear to 3 Å at
+    ``edge_radius_A`` and held at 3 Å beyond."""
+    slope = (CHIRP_CENTRE_A - CHIRP_EDGE_A) / edge_radius_A
+    return CHIRP_CENTRE_A - slope * np.minimum(r_A, edge_radius_A)
+
+
+def chirp_phase(r_A: np.ndarray, edge_radius_A: float) -> np.ndarray:
+    """Phase (rad) ∫₀^r 2π/λ(r′) dr′ of the chirp at radius ``r_A`` (Å), λ of
+    :func:`chirp_wavelength_A`: (2π/b)·ln(a/(a − b·r)) with a = 12 Å, b = 9 Å / ``edge_radius_A``,
+    continued linearly (λ = 3 Å) beyond ``edge_radius_A``."""
+    a = CHIRP_CENTRE_A
+    b = (CHIRP_CENTRE_A - CHIRP_EDGE_A) / edge_radius_A
+    inside = np.minimum(r_A, edge_radius_A)
+    phase = (2.0 * np.pi / b) * np.log(a / (a - b * inside))
+    return phase + 2.0 * np.pi * np.maximum(r_A - edge_radius_A, 0.0) / CHIRP_EDGE_A
+
+
+def chirp_phantom(
+    n: int, spacing_A: float = 1.0, fade_A: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The chirp of the ResMap paper (Fig. 1c): (density, truth), float64 [z, y, x], n³.
+
+    Radially symmetric cos(φ(r)) whose local wavelength λ(r) = 2π/φ′(r) falls linearly from
+    12 Å at the centre to 3 Å at R = 0.4·n voxels (:func:`chirp_phase`); beyond R it keeps
+    λ = 3 Å while a raised cosine fades it from 1 at R to exactly 0 at R + ``fade_A`` Å
+    (default 0.06·n voxels: 6 Å in a 100³ box of 1 Å voxels). The truth is λ(r) (Å) for
+    r ≤ R, NaN beyond. The density is deterministic (no seed). Raises ValueError when 3 Å is
+    not above Nyquist (2·``spacing_A``) or the fade leaves the box.
+    """
+    if 2.0 * spacing_A >= CHIRP_EDGE_A:
+        raise ValueError(f"voxels of {spacing_A} Å cannot hold a {CHIRP_EDGE_A} Å wavelength")
+    shape, spacing = _cube(n, spacing_A)
+    radius = CHIRP_RADIUS_FRACTION * n * spacing_A
+    fade_A = 0.06 * n * spacing_A if fade_A is None else fade_A
+    if radius + fade_A > (n - 1) / 2.0 * spacing_A:
+        raise ValueError(f"the chirp's fade (to {radius + fade_A:.1f} Å) leaves the box")
+    r = radius_A(shape, spacing)
+    envelope = 1.0 - smooth_step(r, radius + fade_A / 2.0, fade_A)
+    density = envelope * np.cos(chirp_phase(r, radius))
+    truth = np.where(r <= radius, chirp_wavelength_A(r, radius), np.nan)
+    return density, truth
+
+
+def _ball_envelope(r_A: np.ndarray, radius: float, edge_A: float) -> np.ndarray:
+    """1 inside ``radius − edge_A/2`` Å, raised cosine to exactly 0 at ``radius + edge_A/2``."""
+    return 1.0 - smooth_step(r_A, radius, edge_A)
+
+
+def two_lobes_phantom(
+    n: int,
+    resolutions_A: tuple[float, float] = (4.0, 8.0),
+    spacing_A: float = 1.0,
+    edge_A: float = 4.0,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Two textured lobes side by side along x: (density, truth), float64 [z, y, x], n³.
+
+    Lobe i (centre at x = ∓0.22·n voxels from the box centre, radius 0.17·n voxels) is a
+    unit-variance random field band-limited at ``resolutions_A[i]`` Å (:func:`band_limited_noise`,
+    flat spectrum up to the cutoff) under a soft ball envelope (raised cosine over ``edge_A`` Å,
+    ½ at the radius, exactly 0 beyond radius + ``edge_A``/2: the lobes do not touch). Truth is
+    ``resolutions_A[i]`` inside lobe i's radius, NaN elsewhere. Defaults: 4 Å at −x, 8 Å at +x.
+    """
+    shape, spacing = _cube(n, spacing_A)
+    rng = np.random.default_rng(seed)
+    radius = 0.17 * n * spacing_A
+    offset = 0.22 * n * spacing_A
+    if offset - radius < edge_A / 2.0:
+        raise ValueError(f"lobes of {n} voxels with a {edge_A} Å edge would touch")
+    density = np.zeros(shape)
+    truth = np.full(shape, np.nan)
+    for sign, resolution in zip((-1.0, 1.0), resolutions_A, strict=True):
+        r = _distance_A(shape, spacing, np.array([0.0, 0.0, sign * offset])).astype(np.float64)
+        texture = band_limited_noise(shape, spacing, resolution, rng)
+        density += _ball_envelope(r, radius, edge_A) * texture
+        truth[r <= radius] = resolution
+    return density, truth
+
+
+def _stick_breaking_weights(
+    r_A: np.ndarray, boundaries_A: list[float], edge_A: float
+) -> list[np.ndarray]:
+    """Per-shell amplitude weights w_j(r) (list of arrays) with Σ w_j² = 1 everywhere.
+
+    Across boundary b_j the weight passes from shell j to j + 1 as cos / sin of (π/2)·t, t a
+    raised cosine over ``edge_A`` Å centred on b_j: smooth (no kink), and independent shells
+    of unit variance then sum to unit variance at every radius.
+    """
+    weights, remaining = [], np.ones_like(r_A)
+    for boundary in boundaries_A:
+        t = smooth_step(r_A, boundary, edge_A)
+        weights.append(remaining * np.cos(0.5 * np.pi * t))
+        remaining = remaining * np.sin(0.5 * np.pi * t)
+    weights.append(remaining)
+    return weights
+
+
+def radial_resolution_ball(
+    n: int,
+    inner_A: float,
+    outer_A: float,
+    shells: int = 4,
+    spacing_A: float = 1.0,
+    edge_A: float = 4.0,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A textured ball whose band limit grows with radius: (density, truth), float64, n³.
+
+    The ball (radius R = 0.4·n voxels) is cut into ``shells`` equally thick shells; shell j
+    holds its own unit-variance random field band-limited at d_j = ``inner_A`` + j·(``outer_A``
+    − ``inner_A``)/(shells − 1) Å (``inner_A`` at the centre, ``outer_A`` at the surface). Shells
+    cross-fade over ``edge_A`` Å with weights whose squares sum to 1 (constant variance), and
+    the ball's edge is a raised cosine over ``edge_A`` Å (½ at R). Truth is d_j in shell j
+    (boundaries at the middle of each cross-fade), NaN beyond R.
+    """
+    if shells < 2:
+        raise ValueError("a radial-resolution ball needs at least 2 shells")
+    shape, spacing = _cube(n, spacing_A)
+    rng = np.random.default_rng(seed)
+    radius = BALL_RADIUS_FRACTION * n * spacing_A
+    boundaries = [radius * (j + 1) / shells for j in range(shells - 1)]
+    cutoffs = np.linspace(inner_A, outer_A, shells)
+    r = radius_A(shape, spacing)
+    density = np.zeros(shape)
+    for weight, cutoff in zip(_stick_breaking_weights(r, boundaries, edge_A), cutoffs, strict=True):
+        density += weight * band_limited_noise(shape, spacing, float(cutoff), rng)
+    density *= _ball_envelope(r, radius, edge_A)
+    shell = np.searchsorted(np.asarray(boundaries), r)
+    truth = np.where(r <= radius, cutoffs[np.minimum(shell, shells - 1)], np.nan)
+    return density, truth
+
+
+def band_limited_blob(
+    n: int,
+    cutoff_A: float,
+    radius_fraction: float = 0.3,
+    spacing_A: float = 1.0,
+    edge_A: float = 4.0,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A textured ball with one band limit: (density, truth), float64 [z, y, x], n³.
+
+    Unit-variance random field band-limited at ``cutoff_A`` Å under a ball envelope of radius
+    ``radius_fraction``·n voxels (raised-cosine edge over ``edge_A`` Å, ½ at the radius);
+    truth is ``cutoff_A`` inside the radius, NaN beyond.
+    """
+    shape, spacing = _cube(n, spacing_A)
+    rng = np.random.default_rng(seed)
+    radius = radius_fraction * n * spacing_A
+    r = radius_A(shape, spacing)
+    density = _ball_envelope(r, radius, edge_A) * band_limited_noise(shape, spacing, cutoff_A, rng)
+    truth = np.where(r <= radius, cutoff_A, np.nan)
+    return density, truth
+
+
+def phantom_support(truth: np.ndarray, spacing_A: float = 1.0, margin_A: float = 4.0) -> np.ndarray:
+    """A generous mask (bool): voxels within ``margin_A`` Å of the truth's defined region."""
+    outside = ~np.isfinite(truth)
+    distance = ndimage.distance_transform_edt(outside, sampling=spacing_A)
+    return distance <= margin_A
+
+
+def phantom_half_maps(
+    density: np.ndarray,
+    truth: np.ndarray,
+    sigma: float,
+    exponent: float = 0.0,
+    spacing_A: float = 1.0,
+    seed: int = 1,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Two half maps at relative noise ``sigma``, as in the ResMap paper: float32 [z, y, x].
+
+    Each half is ``density`` plus independent Gaussian noise of s.d. ``sigma``·√2·s, where s is
+    the s.d. of ``density`` over the truth's defined region, so the half-map average carries
+    noise of s.d. ``sigma``·s. ``exponent`` 0 gives white noise, 1 the 1/f colour (amplitude ∝
+    1/|k|, :func:`coloured_noise`), of the same total variance.
+    """
+    signal_sd = float(np.std(density[np.isfinite(truth)]))
+    noise_sigma = sigma * np.sqrt(2.0) * signal_sd
+    return noisy_half_maps(
+        density, _cube(density.shape[0], spacing_A)[1], noise_sigma, exponent, seed
+    )

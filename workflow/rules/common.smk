@@ -5,6 +5,7 @@ dataset sheet against workflow/schemas/, merges global and per-dataset parameter
 each rule which files and options belong to a dataset.
 """
 
+import functools
 import json
 import os
 import re
@@ -163,6 +164,12 @@ LOCAL_DATASETS = sorted(k for k, v in DATASETS.items() if "emdb" not in v)
 CODE = package_fingerprint()
 
 
+# A dataset's name holds no "/", so that results/{dataset}/passes/... (ResMap-H2) never matches
+# results/{dataset}/band/passes/... (band energy).
+wildcard_constraints:
+    dataset=DATASET_NAME.pattern.strip("^$"),
+
+
 def names_regex(names):
     """A wildcard constraint matching exactly ``names`` (and nothing when it is empty)."""
     return "|".join(re.escape(n) for n in names) if names else "(?!x)x"
@@ -299,37 +306,76 @@ def wavelengths_of(wildcards):
         return [repr(float(w)) for w in json.load(fh)["wavelengths_A"]]
 
 
-def first_passes(wildcards, count):
+# ---- estimators: ResMap-H2 and band energy, both from one prepared.npz ----------------------
+
+#: Each estimator's folder under results/{dataset}/ (its passes/, rounds/ and map) and the
+#: checkpoint of its rounds. ResMap-H2 keeps the top folder it always had; band energy
+#: (docs/band-energy.md) runs for datasets with ``band.enabled`` (rules/band.smk).
+ESTIMATORS = {
+    "resmap": {"folder": "", "rounds": "scan_status"},
+    "band": {"folder": "band/", "rounds": "band_scan_status"},
+}
+
+
+def for_estimator(function, estimator):
+    """``function`` (an input or params function of this file) for ``estimator``, called by
+    Snakemake like the function itself (it passes the arguments the function names)."""
+    return functools.partial(function, estimator=estimator)
+
+
+def estimator_folder(dataset, estimator):
+    """``results/{dataset}/`` (ResMap-H2) or ``results/{dataset}/band/``."""
+    return f"results/{dataset}/{ESTIMATORS[estimator]['folder']}"
+
+
+def wants_band(wildcards):
+    """The band-energy estimator runs for datasets that did not switch it off (band.enabled)."""
+    return setting(wildcards.dataset, "band")["enabled"]
+
+
+def estimator_options(wildcards, estimator="resmap"):
+    """``--estimator`` for the stages after prepare (which default to PREP.npz's), with the
+    band estimator's constants from the config (``band.width``, ``band.window``)."""
+    if estimator != "band":
+        return f"--estimator {estimator}"
+    band = setting(wildcards.dataset, "band")
+    return (
+        f"--estimator band --band-width {band['width']} --band-window {band['window']}"
+    )
+
+
+def first_passes(wildcards, count, estimator="resmap"):
     """The pass files of the grid's first ``count`` wavelengths."""
     return expand(
-        "results/{dataset}/passes/lambda_{wavelength}A.npz",
+        estimator_folder("{dataset}", estimator) + "passes/lambda_{wavelength}A.npz",
         dataset=wildcards.dataset,
         wavelength=wavelengths_of(wildcards)[:count],
     )
 
 
-def round_pass_files(wildcards):
+def round_pass_files(wildcards, estimator="resmap"):
     """The passes of rounds 0 … ``round`` (``passes_per_round`` wavelengths each)."""
     size = setting(wildcards.dataset, "passes_per_round")
-    return first_passes(wildcards, (int(wildcards.round) + 1) * size)
+    return first_passes(wildcards, (int(wildcards.round) + 1) * size, estimator)
 
 
-def pass_files(wildcards):
+def pass_files(wildcards, estimator="resmap"):
     """The passes the FDR step takes: every wavelength in global mode; per wavelength, the
     rounds up to the first whose scan-status finds every voxel decided (or the whole grid).
     """
     ds = wildcards.dataset
     total = len(wavelengths_of(wildcards))
     if setting(ds, "fdr_mode") == "global":
-        return first_passes(wildcards, total)
+        return first_passes(wildcards, total, estimator)
     size = setting(ds, "passes_per_round")
     rounds = -(-total // size)
+    status_of = getattr(checkpoints, ESTIMATORS[estimator]["rounds"])
     for r in range(rounds - 1):  # the last round needs no status: nothing follows it
-        status = checkpoints.scan_status.get(dataset=ds, round=str(r)).output.status
+        status = status_of.get(dataset=ds, round=str(r)).output.status
         with open(status) as fh:
             if json.load(fh)["finished"]:
-                return first_passes(wildcards, (r + 1) * size)
-    return first_passes(wildcards, total)
+                return first_passes(wildcards, (r + 1) * size, estimator)
+    return first_passes(wildcards, total, estimator)
 
 
 # ---- resources: mem_mb and runtime of each job (resmap_core.pipeline.resources) ------------
@@ -380,17 +426,20 @@ def requested(rule_name, size_of, key):
     return resource
 
 
-def fdr_overrides(wildcards):
-    """The FDR settings of ``resmap fdr`` and ``resmap scan-status`` (the two must agree)."""
+def fdr_overrides(wildcards, estimator="resmap"):
+    """The estimator and FDR settings of ``resmap fdr`` and ``resmap scan-status`` (the two must
+    agree, and with the passes: ``resmap fdr`` refuses passes of another estimator)."""
     ds = wildcards.dataset
-    return f"--fdr-mode {setting(ds, 'fdr_mode')} --p-value {setting(ds, 'p_value')}"
-
-
-def fdr_options(wildcards):
-    """Command-line options of ``resmap fdr``."""
     return (
-        f"{fdr_overrides(wildcards)} --outside {setting(wildcards.dataset, 'outside')}"
+        f"{estimator_options(wildcards, estimator)} "
+        f"--fdr-mode {setting(ds, 'fdr_mode')} --p-value {setting(ds, 'p_value')}"
     )
+
+
+def fdr_options(wildcards, estimator="resmap"):
+    """Command-line options of ``resmap fdr``."""
+    outside = setting(wildcards.dataset, "outside")
+    return f"{fdr_overrides(wildcards, estimator)} --outside {outside}"
 
 
 # ---- FSC / report --------------------------------------------------------------------------
@@ -426,7 +475,8 @@ def wants_wfsc(wildcards):
 
 
 def final_outputs(wildcards):
-    """Everything a dataset's report summarises (split mode adds FSC and windowed FSC)."""
+    """Everything a dataset's report summarises (split mode adds FSC and windowed FSC;
+    ``band.enabled`` the band-energy map)."""
     ds = wildcards.dataset
     outputs = {
         "local": f"results/{ds}/local_resolution.mrc",
@@ -439,6 +489,10 @@ def final_outputs(wildcards):
         outputs["fsc"] = f"results/{ds}/fsc.json"
     if wants_wfsc(wildcards):
         outputs["wfsc"] = f"results/{ds}/wfsc.mrc"
+    if wants_band(wildcards):
+        folder = estimator_folder(ds, "band")
+        outputs["band"] = f"{folder}local_resolution.mrc"
+        outputs["band_summary"] = f"{folder}local_resolution.json"
     return outputs
 
 
@@ -475,6 +529,7 @@ def report_options(wildcards, input):
         "provenance": "--provenance",
         "fsc": "--fsc",
         "wfsc": "--wfsc",
+        "band": "--band",
         "deposited_fsc": "--deposited-fsc",
         "atoms": "--atoms",
         "atoms_model": "--model",

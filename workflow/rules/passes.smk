@@ -18,9 +18,10 @@ rule lrs_pass:
         mem_mb=requested("lrs_pass", analysed_job, "mem_mb"),
         runtime=requested("lrs_pass", analysed_job, "runtime"),
     params:
+        estimator=estimator_options,
         code=CODE,
     message:
         "Testing wavelength {wildcards.wavelength} Å for dataset {wildcards.dataset}"
     shell:
-        "resmap pass {input.prepared} --wavelength {wildcards.wavelength} --threads {threads} "
-        "--out {output.lrs} 2> {log}"
+        "resmap pass {input.prepared} --wavelength {wildcards.wavelength} {params.estimator} "
+        "--threads {threads} --out {output.lrs} 2> {log}"

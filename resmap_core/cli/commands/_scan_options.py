@@ -11,7 +11,7 @@ from resmap_core.cli.commands._common import (
     positive_float,
     probability,
 )
-from resmap_core.defaults import FDR_MODES, KERNELS, text
+from resmap_core.defaults import ESTIMATORS, FDR_MODES, KERNELS, number, text
 from resmap_core.errors import InputError
 
 if TYPE_CHECKING:
@@ -69,7 +69,32 @@ def add_scan_options(parser: argparse.ArgumentParser) -> None:
         default="per-wavelength",
         help="BY per wavelength over unresolved voxels (ResMap) or one global family",
     )
+    add_estimator_options(parser)
     add_outside_option(parser)
+
+
+def add_estimator_options(parser: argparse.ArgumentParser, override: bool = False) -> None:
+    """--estimator, --band-width, --band-window: the table's defaults, or (``override``: the
+    stages after prepare) None, which keeps PREP.npz's."""
+    keep = "; default: as prepared" if override else ""
+    parser.add_argument(
+        "--estimator",
+        choices=ESTIMATORS,
+        default=None if override else text("estimator"),
+        help=f"resmap (ResMap-H2) or band (band energy, docs/band-energy.md){keep}",
+    )
+    for flag, name, unit in (
+        ("--band-width", "band_width", "shell sd in units of 1/λ"),
+        ("--band-window", "band_window", "window sd in units of λ"),
+    ):
+        default = None if override else number(name)
+        parser.add_argument(
+            flag,
+            type=positive_float,
+            default=default,
+            metavar="X",
+            help=f"band energy: {unit} ({number(name):g}{keep})",
+        )
 
 
 def params_from_args(args: argparse.Namespace) -> Params:
@@ -86,6 +111,9 @@ def params_from_args(args: argparse.Namespace) -> Params:
         lowpass_check=not args.no_lowpass_check,
         fdr_mode=args.fdr_mode,
         outside=args.outside,
+        estimator=args.estimator,
+        band_width=args.band_width,
+        band_window=args.band_window,
     )
     params.check()
     return params

@@ -26,6 +26,7 @@ def _run_report(args: argparse.Namespace) -> int:
             ("mask", args.mask),
             ("fsc", args.fsc),
             ("wfsc", args.wfsc),
+            ("band", args.band),
             ("meta", args.meta),
             ("deposited_fsc", args.deposited_fsc),
             ("provenance", args.provenance),
@@ -57,8 +58,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="HTML report of one dataset (+ Mol* viewer, ChimeraX scripts, summary.json)",
         description="Write an HTML report (figures and maps embedded, the Mol* viewer copied into "
         "molstar/ beside it; nothing fetched) comparing ResMap "
-        "with gold-standard and windowed FSC, plus NAME_resmap.cxc, NAME_wfsc.cxc and "
-        "summary.json beside it. LOCAL.json and WFSC.json are read from beside the maps.",
+        "with gold-standard and windowed FSC (and the band-energy estimator when given), plus "
+        "NAME_resmap.cxc, NAME_wfsc.cxc (NAME_band.cxc) and summary.json beside it. LOCAL.json, "
+        "WFSC.json and the band map's JSON are read from beside the maps.",
     )
     p.add_argument("--name", required=True, help="dataset name shown in the report")
     p.add_argument(
@@ -71,6 +73,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--mask", metavar="MRC", help="mask on the map's grid")
     p.add_argument("--fsc", metavar="JSON", help="FSC.json from resmap fsc")
     p.add_argument("--wfsc", metavar="MRC", help="windowed-FSC map from resmap wfsc")
+    p.add_argument(
+        "--band",
+        metavar="MRC",
+        help="band-energy local-resolution map (resmap fdr/local --estimator band; its JSON "
+        "beside it), shown as a fourth answer",
+    )
     p.add_argument("--meta", metavar="JSON", help="dataset meta.json (EMDB id, title, ...)")
     p.add_argument("--deposited-fsc", metavar="XML", help="EMDB FSC curve (XML)")
     p.add_argument("--provenance", metavar="JSON", help="workflow provenance record")

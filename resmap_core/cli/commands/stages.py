@@ -16,7 +16,12 @@ from resmap_core.cli.commands._common import (
     probability,
     require_suffix,
 )
-from resmap_core.cli.commands._scan_options import add_scan_options, params_from_args, read_inputs
+from resmap_core.cli.commands._scan_options import (
+    add_estimator_options,
+    add_scan_options,
+    params_from_args,
+    read_inputs,
+)
 from resmap_core.defaults import FDR_MODES
 from resmap_core.errors import InputError
 from resmap_core.progress import Progress
@@ -47,12 +52,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     grid.add_argument("--quiet", action="store_true")
     grid.set_defaults(func=run_wavelengths)
 
-    one = sub.add_parser("pass", help="workflow stage 3: LRS for one wavelength")
+    one = sub.add_parser("pass", help="workflow stage 3: the statistic at one wavelength")
     one.add_argument("prepared", help="PREP.npz from 'resmap prepare'")
     one.add_argument(
         "--wavelength", type=positive_float, required=True, metavar="A", help="wavelength, Å"
     )
     one.add_argument("--out", required=True, help="PASS.npz")
+    add_estimator_options(one, override=True)
     add_threads_option(one)
     one.add_argument("--quiet", action="store_true")
     one.set_defaults(func=run_pass)
@@ -78,20 +84,26 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_fdr_overrides(parser: argparse.ArgumentParser) -> None:
-    """--fdr-mode and --p-value: the FDR-stage settings that may override PREP.npz's."""
+    """--fdr-mode, --p-value and the estimator's options: the settings of the stages after
+    prepare that may override PREP.npz's."""
+    add_estimator_options(parser, override=True)
     parser.add_argument("--fdr-mode", choices=FDR_MODES, default=None)
     parser.add_argument(
         "--p-value", type=probability, default=None, metavar="P", help="FDR level, 0 < P < 1"
     )
 
 
-def _load_with_overrides(args: argparse.Namespace) -> Prepared:
-    """PREP.npz without its maps (the FDR stage needs the masks and the fingerprint only),
-    with the FDR-stage settings given on the command line (checked)."""
+_OVERRIDES = ("fdr_mode", "outside", "p_value", "estimator", "band_width", "band_window")
+"""Params that the stages after prepare may set (the option's dest has the same name)."""
+
+
+def _load_with_overrides(args: argparse.Namespace, maps: bool = False) -> Prepared:
+    """PREP.npz (without its maps unless ``maps``: the FDR stage needs the masks and the
+    fingerprint only), with the settings given on the command line (checked)."""
     from resmap_core.localres import scan
 
-    prep = scan.load_prepared(args.prepared, maps=False)
-    names = (("fdr_mode", "fdr_mode"), ("outside", "outside"), ("p_value", "p_value"))
+    prep = scan.load_prepared(args.prepared, maps=maps)
+    names = [(name, name) for name in _OVERRIDES]
     overrides = {
         key: getattr(args, attr) for key, attr in names if getattr(args, attr, None) is not None
     }
@@ -180,12 +192,13 @@ def run_pass(args: argparse.Namespace) -> int:
     """Execute ``resmap pass``."""
     from resmap_core.localres import scan
 
-    prep = scan.load_prepared(args.prepared)
+    prep = _load_with_overrides(args, maps=True)
     check_wavelength(prep, args.wavelength)
     result = scan.compute_pass(prep, args.wavelength, args.threads)
     scan.save_pass(args.out, result)
     Progress(args.quiet).say(
-        f"λ = {args.wavelength:.2f} Å: σ² = {result.sigma2:.4g} from {result.noise_blocks} blocks, "
+        f"λ = {args.wavelength:.2f} Å ({result.estimator}): σ² = {result.sigma2:.4g} from "
+        f"{result.noise_blocks} {'voxels' if result.estimator == 'band' else 'blocks'}, "
         f"{result.seconds:.2f} s"
     )
     return 0

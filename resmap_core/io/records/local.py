@@ -51,6 +51,7 @@ class LocalRecord:
     inputs: tuple[dict, ...] | None
     parameters: dict
     versions: dict
+    estimator: dict | None = None
     warnings: tuple[str, ...] = ()
     seconds: float | None = None
 
@@ -70,11 +71,13 @@ class LocalRecord:
     def from_json(cls, data: Mapping[str, Any]) -> LocalRecord:
         """Inverse of :meth:`to_json`; ValueError on missing or unknown keys.
 
-        Records written before ``warnings`` existed read with no warnings.
+        Records written before ``warnings`` existed read with no warnings; before
+        ``estimator`` (which estimator ran and its constants), with None: ResMap-H2.
         """
         names = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - names)
-        missing = sorted(n for n in names - set(data) if n not in ("warnings", "seconds"))
+        optional = ("warnings", "seconds", "estimator")
+        missing = sorted(n for n in names - set(data) if n not in optional)
         if unknown or missing:
             raise ValueError(f"not a LOCAL.json record: missing {missing}, unknown {unknown}")
         values = dict(data)
