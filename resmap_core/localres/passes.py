@@ -94,14 +94,13 @@ def compute_band_pass(
     model = band_model(
         wavelength_A, prep.mask.shape, prep.spacing_zyx_A, params.band_width, params.band_window
     )
-    signal, noise = prep.spectra(threads)
     region = prep.noise_region_at(window_radius_vox(wavelength_A, prep.spacing_zyx_A))
-    level, count = band_noise_level(noise, region, model, threads)
+    level, count = band_noise_level(prep.spectrum("noise", threads), region, model, threads)
     del region
     if count < MIN_NOISE_VOXELS or not level > 0:
         stat, sigma2 = np.full(int(prep.mask.sum()), np.nan), float("nan")
     else:
-        stat = band_statistic(signal, prep.mask, model, level, threads)
+        stat = band_statistic(prep.spectrum("signal", threads), prep.mask, model, level, threads)
         sigma2 = level / float(model.kernel[tuple(2 * r for r in model.radius_vox)])
     return PassResult(
         wavelength_A=float(wavelength_A),

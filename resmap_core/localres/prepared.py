@@ -91,7 +91,7 @@ class Prepared:
     _distance_to_mask: _Reach | None = field(default=None, repr=False, compare=False)
     _blocks: dict = field(default_factory=dict, repr=False, compare=False)
     _sigma2: dict = field(default_factory=dict, repr=False, compare=False)
-    _spectra: tuple | None = field(default=None, repr=False, compare=False)
+    _spectra: dict = field(default_factory=dict, repr=False, compare=False)
 
     def noise_region_at(self, radius_vox: tuple[int, ...]) -> np.ndarray:
         """Where σ² blocks may lie for a window of half-width ``radius_vox``.
@@ -139,21 +139,24 @@ class Prepared:
             self._sigma2[key] = estimate_sigma2(self.noise_source, blocks, model)
         return self._sigma2[key]
 
-    def spectra(self, threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """rfftn of the analysed map and of the noise source (the same array in single mode),
-        complex64; kept for the next wavelength up to :data:`SPECTRA_CACHE_VOXELS` voxels."""
-        if self._spectra is not None:
-            return self._spectra
-        signal = sfft.rfftn(self.signal, workers=threads or 1)
-        noise = signal if self.noise is None else sfft.rfftn(self.noise, workers=threads or 1)
+    def spectrum(self, which: str, threads: int | None = None) -> np.ndarray:
+        """rfftn (complex64) of the analysed map (``which`` = "signal") or of the noise source
+        ("noise": the difference map, or the map itself in single mode). Kept for the next
+        wavelength up to :data:`SPECTRA_CACHE_VOXELS` voxels; a larger box transforms again,
+        one spectrum at a time."""
+        source = self.signal if which == "signal" or self.noise is None else self.noise
+        key = "signal" if source is self.signal else "noise"
+        if key in self._spectra:
+            return self._spectra[key]
+        spectrum = sfft.rfftn(source, workers=threads or 1)
         if self.signal.size <= SPECTRA_CACHE_VOXELS:
-            self._spectra = (signal, noise)
-        return signal, noise
+            self._spectra[key] = spectrum
+        return spectrum
 
     def release_maps(self) -> None:
         """Drop the analysed and noise maps once every pass is computed (the output map of a
         large box is then built without them); the fingerprint is kept."""
-        self._spectra = None
+        self._spectra = {}
         self.fingerprint()
         self.signal = None  # type: ignore[assignment]
         self.noise = None
