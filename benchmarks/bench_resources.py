@@ -78,6 +78,7 @@ MEMORY_FEATURES = {
         "extra_threads",
         "thread_slab_Mvoxels",
     ),
+    "band_pass": ("base", "Mvoxels", "Mvoxels_split", "Mmask_voxels", "extra_threads"),
     "fdr": ("base", "Mvoxels", "Mvoxels_split", "Mmask_voxels"),
     "fsc": ("base", "Mvoxels", "extra_threads", "thread_slab_Mvoxels"),
     "wfsc": ("base", "Mvoxels", "Mmask_voxels", "extra_threads", "thread_slab_Mvoxels"),
@@ -250,14 +251,26 @@ def _pass_wavelengths(grid: list[float], shape: tuple[int, ...]) -> list[float]:
     return grid + ([widest] if widest > grid[-1] else [])
 
 
-def run_stages(case: Case, folder: Path, log: bool) -> list[dict]:
-    """Every stage of ``case`` in ``folder``; the measurement rows."""
+#: Stages whose passes run on the analysed grid (the rows give that grid's box).
+PASS_STAGES = ("lrs_pass", "band_pass")
+#: Commands every later stage needs (run, but recorded only when selected).
+NEEDED = ("prepare", "wavelengths")
+
+
+def run_stages(
+    case: Case, folder: Path, log: bool, stages: tuple[str, ...] = tuple(MEMORY_FEATURES)
+) -> list[dict]:
+    """The ``stages`` of ``case`` in ``folder`` (and the commands they need); their rows."""
     files = write_inputs(case, folder)
     maps = [str(files[k]) for k in ("half1", "half2", "map") if k in files]
     mask = ["--mask", str(files["mask"])] if "mask" in files else []
     rows: list[dict] = []
+    ran: set[str] = set()
 
     def record(stage: str, args: list[str], threads: int = 1, lam: float = 0.0) -> None:
+        if stage not in stages and (stage not in NEEDED or stage in ran):
+            return  # a needed command not measured runs once
+        ran.add(stage)
         rows.append(_row(stage, case, threads, lam, measure(args, folder)))
         if log:
             r = rows[-1]
@@ -277,6 +290,10 @@ def run_stages(case: Case, folder: Path, log: bool) -> list[dict]:
             out = f"pass_{lam:g}.npz" if lam in chain else "pass_extra.npz"
             args = ["pass", "prep.npz", "--wavelength", str(lam), "--out", out, "--quiet"]
             record("lrs_pass", [*args, "--threads", str(t)], t, lam)
+            band = [*args, "--estimator", "band", "--out", f"band_{out}"]
+            record("band_pass", [*band, "--threads", str(t)], t, lam)
+    if not set(stages) - {*NEEDED, *PASS_STAGES}:
+        return [_sized(row, case, folder) for row in rows if row["stage"] in stages]
     passes = [f"pass_{lam:g}.npz" for lam in chain]
     record("fdr", ["fdr", "prep.npz", *passes, "--out", "local.mrc", "--quiet"])
     for t in THREADS:
@@ -294,7 +311,7 @@ def run_stages(case: Case, folder: Path, log: bool) -> list[dict]:
         report += ["--fsc", "fsc.json", "--wfsc", "wfsc.mrc"]
     record("dataset_report", report)
     record("report_index", ["report-index", "--out", "index.html", "report", "--quiet"])
-    return [_sized(row, case, folder) for row in rows]
+    return [_sized(row, case, folder) for row in rows if row["stage"] in stages]
 
 
 def _sized(row: dict, case: Case, folder: Path) -> dict:
@@ -304,9 +321,10 @@ def _sized(row: dict, case: Case, folder: Path) -> dict:
     meta.write_text(
         json.dumps({"shape_zyx": list(case.shape), "mode": ("single", "split")[case.split]})
     )
-    size = dataset_size(meta, folder / "grid.json", analysed_grid=row["stage"] == "lrs_pass")
+    analysed = row["stage"] in PASS_STAGES
+    size = dataset_size(meta, folder / "grid.json", analysed_grid=analysed)
     shape = json.loads((folder / "grid.json").read_text())["shape_zyx"]
-    if row["stage"] == "lrs_pass":
+    if analysed:
         row["shape_zyx"] = "x".join(str(n) for n in shape)
     return {**row, "mask_voxels": size.mask_voxels}
 
@@ -506,10 +524,13 @@ RULE_THREADS = {"prepare": 2, "fsc": 2, "wfsc": 2, "locfilt": 2}
 
 
 def _rule_of(job: str) -> str:
-    """The rule of a benchmark file's name: ``pass_lambda_4.7A`` → ``lrs_pass``, ``report`` →
-    ``dataset_report``, else the name itself."""
+    """The rule of a benchmark file's name: ``pass_lambda_4.7A`` → ``lrs_pass``,
+    ``band_pass_lambda_4.7A`` → ``band_pass``, ``report`` → ``dataset_report``, else the name
+    itself."""
     if job.startswith("pass_lambda_"):
         return "lrs_pass"
+    if job.startswith("band_pass_lambda_"):
+        return "band_pass"
     return {"report": "dataset_report"}.get(job, job)
 
 
@@ -523,7 +544,7 @@ def _run_job_size(run: Path, dataset: str | None, rule: str) -> JobSize:
         half1 = json.loads(meta.read_text())["files"]["half1"]["path"]
         return JobSize(voxels=map_voxels(run / half1), threads=threads)
     grid = run / "results" / dataset / "wavelengths.json"
-    return dataset_size(meta, grid, threads, analysed_grid=rule == "lrs_pass")
+    return dataset_size(meta, grid, threads, analysed_grid=rule in PASS_STAGES)
 
 
 def _peak_key(args: list[str]) -> tuple[str | None, str]:
@@ -591,14 +612,15 @@ def measure_cases(args: argparse.Namespace) -> tuple[str, list[dict]]:
     if args.save and args.save.is_file():
         rows = load(args.save)
         header = load_header(args.save)
-    done = {row["case"] for row in rows}
+    stages = tuple(args.stages)
+    done = {row["case"] for row in rows if row["stage"] in stages}
     with tempfile.TemporaryDirectory(dir=args.work) as tmp:
         for case in default_cases(sorted(args.boxes), tuple(args.particles)):
             if case.name in done:
                 continue
             folder = Path(tmp) / case.name
             folder.mkdir()
-            rows += run_stages(case, folder, args.verbose)
+            rows += run_stages(case, folder, args.verbose, stages)
             if args.save:
                 save(args.save, rows, header)
     return header, rows
@@ -611,6 +633,13 @@ def main() -> None:
         "--particles", nargs="*", default=["lobes", "ball", "ball15"], help="cases to run"
     )
     parser.add_argument("--save", type=Path, help="write (or complete) a measurements TSV")
+    parser.add_argument(
+        "--stages",
+        nargs="*",
+        default=list(MEMORY_FEATURES),
+        choices=list(MEMORY_FEATURES),
+        help="stages to measure (the commands they need run unrecorded)",
+    )
     parser.add_argument("--load", type=Path, help="fit and print measurements of a TSV file")
     parser.add_argument("--work", type=Path, help="folder for the maps (default: temporary)")
     parser.add_argument("--verbose", action="store_true", help="each job on stderr as it ends")

@@ -31,8 +31,19 @@ def _model(lam, shape, spacing=ISO, width=0.15, window=0.75):
 
 
 def _full_gain(model):
-    """B on the whole coarse rfft grid (the brute-force route)."""
-    return band._gain_planes(model, 0, model.coarse_shape[0])
+    """B as applied (float32) on the whole coarse rfft grid, checked against its formula."""
+    m = model.coarse_shape
+    k = np.sqrt(
+        np.fft.fftfreq(m[0], model.coarse_spacing_A[0])[:, None, None] ** 2
+        + np.fft.fftfreq(m[1], model.coarse_spacing_A[1])[None, :, None] ** 2
+        + np.fft.rfftfreq(m[2], model.coarse_spacing_A[2])[None, None, :] ** 2
+    )
+    lam, rho = model.wavelength_A, model.band_width
+    formula = np.exp(-0.5 * ((k - 1 / lam) / (rho / lam)) ** 2)
+    gain = model.gain.astype(np.float64)
+    nonzero = gain > 0  # the Nyquist planes of even axes are zeroed
+    np.testing.assert_allclose(gain[nonzero], formula[nonzero], rtol=1e-6, atol=1e-30)
+    return gain
 
 
 def _sphere(shape, radius):

@@ -47,6 +47,12 @@ def test_the_measurements_cover_every_modelled_stage_in_both_thread_counts() -> 
     assert {row["split"] for row in MEASURED} == {"0", "1"}
 
 
+#: Largest request / peak above the floor. Band-energy passes: their model has no wavelength
+#: feature, so the first, uncropped wavelengths set it and a long wavelength (a coarse grid)
+#: peaks lower; at the first wavelengths the bound is the usual one (checked below).
+OVER_ASK = {"band_pass": 2.0}
+
+
 def test_memory_requests_are_one_to_one_and_a_half_times_every_measured_peak() -> None:
     above_floor = 0
     for row in MEASURED:
@@ -56,10 +62,21 @@ def test_memory_requests_are_one_to_one_and_a_half_times_every_measured_peak() -
         assert request >= peak, where
         if request > MEMORY_FLOOR_MB:
             above_floor += 1
-            assert request <= 1.5 * peak, where
+            assert request <= OVER_ASK.get(row["stage"], 1.5) * peak, where
         else:
             assert request == MEMORY_FLOOR_MB, where
     assert above_floor >= 50  # the floor does not decide the test
+
+
+def test_band_pass_requests_fit_their_uncropped_wavelengths_within_the_usual_bound() -> None:
+    """Below 3.35 voxels per wavelength nothing is cropped: there the band pass is as heavy as
+    it gets, and its request stays within 1.2–1.5× the peak like every other stage's."""
+    rows = [r for r in MEASURED if r["stage"] == "band_pass" and float(r["wavelength_A"]) < 3.35]
+    assert len(rows) >= 20
+    for row in rows:
+        peak = float(row["peak_MB"])
+        request = job_request("band_pass", job_size(row))["mem_mb"]
+        assert peak <= request <= max(1.5 * peak, MEMORY_FLOOR_MB), row
 
 
 def test_runtime_requests_exceed_every_measured_cpu_time_by_the_stated_factor() -> None:

@@ -72,6 +72,16 @@ class BandModel:
         )
 
     @cached_property
+    def gain(self) -> np.ndarray:
+        """B on the coarse rfft grid, (m_z, m_y, m_x//2 + 1), float32: the filter applied to
+        both maps, and whose square (in float64) gives :attr:`kernel`."""
+        mz = self.coarse_shape[0]
+        out = np.empty((mz, self.coarse_shape[1], self.coarse_shape[2] // 2 + 1), np.float32)
+        for z0 in range(0, mz, _PLANES):
+            out[z0 : z0 + _PLANES] = _gain_planes(self, z0, min(z0 + _PLANES, mz))
+        return out
+
+    @cached_property
     def kernel(self) -> np.ndarray:
         """a(d) = F⁻¹[B²](d) on the coarse box for |d_a| ≤ 2R_a: shape (4R_a + 1) per axis,
         centre at 2R_a (float64)."""
@@ -166,7 +176,7 @@ def _shell_autocorrelation(model: BandModel, reach: tuple[int, ...]) -> np.ndarr
     quarter = np.zeros((rz + 1, ry + 1, rx + 1))
     for z0 in range(0, mz, _PLANES):
         z1 = min(z0 + _PLANES, mz)
-        g2 = _gain_planes(model, z0, z1) ** 2
+        g2 = model.gain[z0:z1].astype(np.float64) ** 2
         along_x = g2 @ cos_x  # (planes, m_y, rx+1)
         along_y = np.einsum("zyx,yd->zdx", along_x, cos_y)
         quarter += np.einsum("zdx,ze->edx", along_y, cos_z[z0:z1])
@@ -180,12 +190,13 @@ def _crop_filtered(spectrum: np.ndarray, model: BandModel) -> np.ndarray:
     nz, ny, _ = model.shape
     mz, my, mx = model.coarse_shape
     iz = _signed_indices(mz) % nz
-    iy = _signed_indices(my) % ny
+    # an uncropped axis is read as a slice: a gather of every row would copy the box
+    iy = slice(None) if my == ny else _signed_indices(my) % ny
     out = np.empty((mz, my, mx // 2 + 1), dtype=np.complex64)
     for z0 in range(0, mz, _PLANES):
         z1 = min(z0 + _PLANES, mz)
-        part = spectrum[iz[z0:z1]][:, iy, : mx // 2 + 1]
-        out[z0:z1] = part * _gain_planes(model, z0, z1).astype(np.float32)
+        rows = slice(z0, z1) if mz == nz else iz[z0:z1]
+        np.multiply(spectrum[rows][:, iy, : mx // 2 + 1], model.gain[z0:z1], out=out[z0:z1])
     return out
 
 
@@ -194,15 +205,29 @@ def _band_passed(spectrum: np.ndarray, model: BandModel, threads: int | None) ->
     return sfft.irfftn(_crop_filtered(spectrum, model), s=model.coarse_shape, workers=threads or 1)
 
 
-def _window_energy(f: np.ndarray, model: BandModel) -> np.ndarray:
-    """E = Σ_d W(d) f(c+d)² on the coarse grid (periodic; only interior values are used).
-    Consumes ``f`` (its memory holds f², then the sums: two coarse boxes in all)."""
-    energy = np.square(f, out=f)
+def _window_energy(f: np.ndarray, model: BandModel, box: tuple[slice, ...]) -> np.ndarray:
+    """E = Σ_d W(d) f(c+d)² over the coarse sub-box ``box`` (its values within R of the
+    sub-box's faces are not used: :func:`_mask_box` leaves that margin)."""
+    energy = np.square(f[box])
     other = np.empty_like(energy)
     for axis, w in enumerate(model.window):
         ndimage.correlate1d(energy, w.astype(np.float32), axis=axis, output=other, mode="wrap")
         energy, other = other, energy
     return energy
+
+
+def _mask_box(mask: np.ndarray, model: BandModel) -> tuple[slice, ...]:
+    """The coarse voxels nearest the mask's, grown by the window half-width R (clipped to the
+    box): every window of a testable mask voxel lies inside."""
+    box = []
+    for axis, (idx, r, m) in enumerate(
+        zip(_nearest_coarse(model), model.radius_vox, model.coarse_shape, strict=True)
+    ):
+        others = tuple(a for a in range(3) if a != axis)
+        used = idx[np.flatnonzero(mask.any(axis=others))]
+        lo, hi = (int(used.min()), int(used.max())) if used.size else (0, -1)
+        box.append(slice(max(lo - r, 0), min(hi + r + 1, m)))
+    return tuple(box)
 
 
 def _nearest_coarse(model: BandModel) -> list[np.ndarray]:
@@ -239,7 +264,8 @@ def band_statistic(
 
     ``spectrum`` is the rfftn of the analysed map; ``noise_level`` v̂ of :func:`band_noise_level`.
     NaN where the voxel's coarse window leaves the coarse box (not tested at this λ)."""
-    energy = _window_energy(_band_passed(spectrum, model, threads), model)
+    box = _mask_box(mask, model)
+    energy = _window_energy(_band_passed(spectrum, model, threads), model, box)
     scale = model.kernel[tuple(2 * r for r in model.radius_vox)] / noise_level  # a(0) / v̂
     inside = [
         (idx >= r) & (idx < m - r)
@@ -247,7 +273,7 @@ def band_statistic(
             _nearest_coarse(model), model.radius_vox, model.coarse_shape, strict=True
         )
     ]
-    iz, iy, ix = _nearest_coarse(model)
+    iz, iy, ix = (idx - b.start for idx, b in zip(_nearest_coarse(model), box, strict=True))
     out = np.full(int(mask.sum()), np.nan)
     start = 0
     for z in range(model.shape[0]):

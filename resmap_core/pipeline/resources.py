@@ -151,6 +151,23 @@ MODELS: dict[str, StageModel] = {
             "Mmask_voxels": 0.984,
         },
     ),
+    # band-energy passes (`--stages band_pass`, same cases): no wavelength feature, so the
+    # model is set by the first, uncropped wavelengths and over-asks up to 2× at long ones
+    "band_pass": StageModel(
+        memory_MB={
+            "base": 71.074,
+            "Mvoxels": 22.817,
+            "Mvoxels_split": 9.31,
+            "Mmask_voxels": 6.331,
+            "extra_threads": 0.1,
+        },
+        seconds={
+            "base": 1.674,
+            "Mvoxels": 0.126,
+            "Mvoxels_split": 0.027,
+            "Mmask_voxels": 0.103,
+        },
+    ),
     "fdr": StageModel(
         memory_MB={
             "base": 69.652,

@@ -4,8 +4,7 @@
 # options (--estimator band and the config's band.width and band.window).
 
 
-# One wavelength of the band-energy statistic. Resources: those of lrs_pass, inherited with its
-# model (resmap_core.pipeline.resources has none fitted to band passes yet).
+# One wavelength of the band-energy statistic, with its own fitted resource model.
 use rule lrs_pass as band_pass with:
     output:
         lrs="results/{dataset}/band/passes/lambda_{wavelength}A.npz",
@@ -13,6 +12,9 @@ use rule lrs_pass as band_pass with:
         "logs/{dataset}/band/passes/lambda_{wavelength}A.log",
     benchmark:
         "results/{dataset}/benchmarks/band_pass_lambda_{wavelength}A.tsv"
+    resources:
+        mem_mb=requested("band_pass", analysed_job, "mem_mb"),
+        runtime=requested("band_pass", analysed_job, "runtime"),
     params:
         estimator=for_estimator(estimator_options, "band"),
         code=CODE,
