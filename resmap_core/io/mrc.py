@@ -192,25 +192,13 @@ def read_map(
             data = raw  # the file's own array, read slab by slab by the caller
         else:
             data = np.ascontiguousarray(np.transpose(raw, order), dtype=np.float32)
-        # MX/MY/MZ and CELLA are per physical axis X, Y, Z.
-        cella = (float(header.cella.x), float(header.cella.y), float(header.cella.z))
-        msamp = (int(header.mx), int(header.my), int(header.mz))
+        header_voxel = _header_voxel_size(header)
         starts_file = (int(header.nxstart), int(header.nystart), int(header.nzstart))
         start_phys = [0, 0, 0]
         for file_axis, phys in enumerate(axes):  # columns, rows, sections
             start_phys[phys - 1] = starts_file[file_axis]
         origin = (float(header.origin.x), float(header.origin.y), float(header.origin.z))
-    if voxel_size_A is not None:
-        if not (voxel_size_A > 0 and np.isfinite(voxel_size_A)):
-            raise InputError(f"{p}: --voxel-size must be a positive number, got {voxel_size_A}.")
-        vox = (float(voxel_size_A),) * 3
-    else:
-        if any(m <= 0 for m in msamp) or any(not (c > 0) for c in cella):
-            raise InputError(
-                f"{p}: the header has no voxel size (CELLA or MX/MY/MZ is zero); "
-                "pass --voxel-size in Å."
-            )
-        vox = tuple(c / m for c, m in zip(cella, msamp, strict=True))
+    vox = _voxel_size(p, voxel_size_A, header_voxel)
     # Result maps written with --outside nan hold NaN by design; inputs never may.
     # a memory map is checked by its reader, slab by slab (one pass over a large file, not two)
     if not isinstance(data, np.memmap) and not _all_finite(data, allow_nan):
@@ -298,8 +286,32 @@ def read_mask(
 def _has_voxel_size(path: Path) -> bool:
     """True when the header of ``path`` defines a voxel size (the data are not read)."""
     with _open(path, memory_map=path.suffix != ".gz") as mrc:
-        h = mrc.header
-        return bool(h.mx > 0 and h.my > 0 and h.mz > 0 and h.cella.x > 0)
+        return _header_voxel_size(mrc.header) is not None
+
+
+def _header_voxel_size(header) -> tuple[float, float, float] | None:
+    """(x, y, z) Å from CELLA / MX,MY,MZ (both per physical axis), None when either is zero."""
+    cella = (float(header.cella.x), float(header.cella.y), float(header.cella.z))
+    msamp = (int(header.mx), int(header.my), int(header.mz))
+    if any(m <= 0 for m in msamp) or any(not (c > 0) for c in cella):
+        return None
+    return tuple(c / m for c, m in zip(cella, msamp, strict=True))  # type: ignore[return-value]
+
+
+def _voxel_size(
+    path: Path, override_A: float | None, header_A: tuple[float, float, float] | None
+) -> tuple[float, float, float]:
+    """The voxel size of a map: ``override_A`` (--voxel-size, isotropic) or the header's."""
+    if override_A is not None:
+        if not (override_A > 0 and np.isfinite(override_A)):
+            raise InputError(f"{path}: --voxel-size must be a positive number, got {override_A}.")
+        return (float(override_A),) * 3
+    if header_A is None:
+        raise InputError(
+            f"{path}: the header has no voxel size (CELLA or MX/MY/MZ is zero); "
+            "pass --voxel-size in Å."
+        )
+    return header_A
 
 
 def check_half_maps(a: MapData, b: MapData) -> None:
