@@ -57,9 +57,7 @@ def _checked(passes: Iterable[PassResult], prep: Prepared, n: int) -> Iterator[P
                 f"the pass at {res.wavelength_A} Å was computed from different prepared data; "
                 "rerun 'resmap pass' on this PREP.npz."
             )
-        if (res.constants or {"name": res.estimator}).get("name") != wanted["name"] or (
-            res.estimator == "band" and res.constants != wanted
-        ):
+        if res.estimator != wanted["name"] or (res.estimator == "band" and res.constants != wanted):
             raise InputError(
                 f"the pass at {res.wavelength_A} Å ran the estimator {res.constants}, not "
                 f"{wanted}; give the same --estimator (and band constants) to every stage."

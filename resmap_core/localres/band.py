@@ -87,15 +87,23 @@ class BandModel:
         centre at 2R_a (float64)."""
         return _shell_autocorrelation(self, tuple(2 * r for r in self.radius_vox))
 
+    @property
+    def a0(self) -> float:
+        """a(0) = (1/N) Σ_k B(k)²: the variance of band-passed unit white noise."""
+        return float(self.kernel[tuple(2 * r for r in self.radius_vox)])
+
+    @cached_property
+    def nearest(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per axis, the coarse index nearest each analysis-grid index (round(i·m/n) mod m)."""
+        return tuple(  # type: ignore[return-value]
+            np.rint(np.arange(n) * (m / n)).astype(np.int64) % m
+            for n, m in zip(self.shape, self.coarse_shape, strict=True)
+        )
+
     @cached_property
     def null(self) -> BandNull:
         """The exact null law of Q at this wavelength (:func:`.band_null.band_null`)."""
         return band_null(self.kernel, self.window)
-
-    @property
-    def constants(self) -> dict:
-        """The estimator's constants, as LOCAL.json and PASS.npz record them."""
-        return {"band_width": self.band_width, "band_window": self.band_window}
 
 
 def band_model(
@@ -221,7 +229,7 @@ def _mask_box(mask: np.ndarray, model: BandModel) -> tuple[slice, ...]:
     box): every window of a testable mask voxel lies inside."""
     box = []
     for axis, (idx, r, m) in enumerate(
-        zip(_nearest_coarse(model), model.radius_vox, model.coarse_shape, strict=True)
+        zip(model.nearest, model.radius_vox, model.coarse_shape, strict=True)
     ):
         others = tuple(a for a in range(3) if a != axis)
         used = idx[np.flatnonzero(mask.any(axis=others))]
@@ -230,21 +238,13 @@ def _mask_box(mask: np.ndarray, model: BandModel) -> tuple[slice, ...]:
     return tuple(box)
 
 
-def _nearest_coarse(model: BandModel) -> list[np.ndarray]:
-    """Per axis, the coarse index nearest each analysis-grid index (round(i·m/n) mod m)."""
-    return [
-        np.rint(np.arange(n) * (m / n)).astype(np.int64) % m
-        for n, m in zip(model.shape, model.coarse_shape, strict=True)
-    ]
-
-
 def band_noise_level(
     spectrum: np.ndarray, region: np.ndarray, model: BandModel, threads: int | None = None
 ) -> tuple[float, int]:
     """(v̂, count): the mean of g² over the coarse voxels nearest the analysis-grid ``region``
     (bool, the noise region), g the noise source band-passed alike; ``spectrum`` its rfftn."""
     g = _band_passed(spectrum, model, threads)
-    iz, iy, ix = _nearest_coarse(model)
+    iz, iy, ix = model.nearest
     coarse_region = np.zeros(model.coarse_shape, dtype=bool)
     for z in range(model.shape[0]):  # mark every coarse voxel nearest a region voxel
         ys, xs = np.nonzero(region[z])
@@ -266,14 +266,12 @@ def band_statistic(
     NaN where the voxel's coarse window leaves the coarse box (not tested at this λ)."""
     box = _mask_box(mask, model)
     energy = _window_energy(_band_passed(spectrum, model, threads), model, box)
-    scale = model.kernel[tuple(2 * r for r in model.radius_vox)] / noise_level  # a(0) / v̂
+    scale = model.a0 / noise_level
     inside = [
         (idx >= r) & (idx < m - r)
-        for idx, r, m in zip(
-            _nearest_coarse(model), model.radius_vox, model.coarse_shape, strict=True
-        )
+        for idx, r, m in zip(model.nearest, model.radius_vox, model.coarse_shape, strict=True)
     ]
-    iz, iy, ix = (idx - b.start for idx, b in zip(_nearest_coarse(model), box, strict=True))
+    iz, iy, ix = (idx - b.start for idx, b in zip(model.nearest, box, strict=True))
     out = np.full(int(mask.sum()), np.nan)
     start = 0
     for z in range(model.shape[0]):

@@ -101,7 +101,7 @@ def compute_band_pass(
         stat, sigma2 = np.full(int(prep.mask.sum()), np.nan), float("nan")
     else:
         stat = band_statistic(prep.spectrum("signal", threads), prep.mask, model, level, threads)
-        sigma2 = level / float(model.kernel[tuple(2 * r for r in model.radius_vox)])
+        sigma2 = level / model.a0
     return PassResult(
         wavelength_A=float(wavelength_A),
         radius_vox=model.radius_vox,
